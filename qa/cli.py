@@ -1,0 +1,227 @@
+"""The `qa` command. Thin: parses options, calls the library, prints. Only here do errors become messages."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from qa.config import MODES, Settings
+from qa.errors import QAError
+
+
+def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except QAError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+def _settings(ctx: click.Context) -> Settings:
+    return ctx.obj["settings"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--corpus", "corpus_dir", type=click.Path(file_okay=False), help="Corpus folder (default ./corpus).")
+@click.option("--index", "index_dir", type=click.Path(file_okay=False), help="Index folder (default ./index).")
+@click.option("--model", "model_path", type=click.Path(exists=True, file_okay=False), help="Local sentence-transformers model folder.")
+@click.pass_context
+@handle_errors
+def cli(ctx: click.Context, corpus_dir: str | None, index_dir: str | None, model_path: str | None) -> None:
+    """Cited question answering over the documents in corpus/, offline."""
+    from pathlib import Path
+
+    ctx.ensure_object(dict)
+    ctx.obj["settings"] = Settings.from_env(
+        corpus_dir=Path(corpus_dir).resolve() if corpus_dir else None,
+        index_dir=Path(index_dir).resolve() if index_dir else None,
+        model_path=model_path,
+    )
+
+
+@cli.group("index")
+def index_group() -> None:
+    """Build and inspect the index."""
+
+
+class _Bar:
+    """A click progress bar per stage, fed by the library's progress callback."""
+
+    def __init__(self) -> None:
+        self.stage: str | None = None
+        self.bar = None
+        self.done = 0
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage != self.stage:
+            self.close()
+            self.stage = stage
+            if stage == "embedding" and total > 0:
+                self.bar = click.progressbar(length=total, label="embedding chunks", file=sys.stderr)
+                self.bar.__enter__()
+                self.done = 0
+        if self.bar is not None:
+            self.bar.update(done - self.done)
+            self.done = done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+@index_group.command("build")
+@click.option("--force", is_flag=True, help="Re-embed everything, ignoring the embedding cache.")
+@click.pass_context
+@handle_errors
+def index_build(ctx: click.Context, force: bool) -> None:
+    """Build or update the index (only new or changed documents are embedded)."""
+    from qa.embed import shared_embedder
+    from qa.store import build_index
+
+    settings = _settings(ctx)
+    bar = _Bar()
+    try:
+        report = build_index(settings, shared_embedder(settings), bar, force=force)
+    finally:
+        bar.close()
+    for s in report.skipped:
+        click.echo(f"skipped {s.name}: {s.reason}", err=True)
+    if report.unchanged:
+        click.echo(f"index is up to date: {report.documents} documents, {report.chunks} chunks ({report.seconds:.2f} s)")
+    else:
+        click.echo(
+            f"indexed {report.documents} documents, {report.chunks} chunks "
+            f"({report.embedded} embedded, {report.reused} from cache) "
+            f"into {settings.index_dir} [{report.index_type}] in {report.seconds:.1f} s"
+        )
+
+
+@index_group.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+@handle_errors
+def index_status(ctx: click.Context, as_json: bool) -> None:
+    """Per document: indexed, stale, new, removed or skipped (with the reason)."""
+    from dataclasses import asdict
+
+    from qa.errors import IndexMissingError
+    from qa.store import corpus_status, is_fresh, read_manifest
+
+    settings = _settings(ctx)
+    try:
+        manifest = read_manifest(settings.index_dir)
+    except IndexMissingError:
+        manifest = None
+    statuses = corpus_status(settings, manifest)
+    fresh = manifest is not None and is_fresh(statuses)
+    if as_json:
+        out = {
+            "index": str(settings.index_dir),
+            "built": manifest is not None,
+            "fresh": fresh,
+            "documents": [asdict(s) for s in statuses],
+        }
+        if manifest:
+            out.update(model=manifest.model, chunks=manifest.n_chunks, index_type=manifest.index_type,
+                       built_at=manifest.built_at, format_version=manifest.format_version)
+        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        return
+    if manifest is None:
+        click.echo(f"no index in {settings.index_dir}: run `qa index build`")
+    else:
+        click.echo(
+            f"index {settings.index_dir}: {manifest.n_chunks} chunks, model {manifest.model['name']} "
+            f"({manifest.model['dim']} dims), {manifest.index_type}, built {manifest.built_at}"
+        )
+    for s in statuses:
+        detail = f"{s.chunks} chunks" if s.chunks else ""
+        if s.reason:
+            detail = s.reason
+        click.echo(f"  {s.status:8} {s.doc_id}" + (f"  ({detail})" if detail else ""))
+    if manifest is not None and not fresh:
+        click.echo("the index is stale: run `qa index build`")
+
+
+def _print_answer(answer, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
+        return
+    click.echo(answer.answer)
+    cites = answer.citations or answer.closest
+    if cites:
+        click.echo("")
+        click.echo("Sources:" if answer.citations else "Closest, but not an answer:")
+        for c in cites:
+            click.echo(f"  [{c.id}] {c.title} ({c.source}, chars {c.start}-{c.end}, score {c.score:.2f})")
+
+
+def _retrieval_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    fn = click.option("--k", "k", type=click.IntRange(1, 100), help="Number of passages to retrieve.")(fn)
+    fn = click.option("--mode", type=click.Choice(MODES), help="Retrieval mode (default hybrid).")(fn)
+    fn = click.option("--source", "sources", multiple=True, help="Only search this document (repeatable).")(fn)
+    fn = click.option("--json", "as_json", is_flag=True, help="Print JSON.")(fn)
+    return fn
+
+
+@cli.command("ask")
+@click.argument("question")
+@_retrieval_options
+@click.pass_context
+@handle_errors
+def ask(ctx: click.Context, question: str, k: int | None, mode: str | None, sources: tuple[str, ...], as_json: bool) -> None:
+    """Answer QUESTION from the corpus, with numbered citations."""
+    from qa.chat import Engine
+
+    engine = Engine(_settings(ctx))
+    _print_answer(engine.ask(question, k=k, mode=mode, sources=list(sources) or None), as_json)
+
+
+@cli.command("chat")
+@_retrieval_options
+@click.pass_context
+@handle_errors
+def chat(ctx: click.Context, k: int | None, mode: str | None, sources: tuple[str, ...], as_json: bool) -> None:
+    """One conversation: one question per line on stdin; follow-ups refer to earlier turns."""
+    from qa.chat import Conversation, Engine
+    from qa.errors import QuestionError
+
+    conv = Conversation(Engine(_settings(ctx)))
+    interactive = sys.stdin.isatty() and not as_json
+    while True:
+        if interactive:
+            click.echo("> ", nl=False)
+        line = sys.stdin.readline()
+        if not line:
+            break
+        if not line.strip():
+            continue
+        try:
+            answer = conv.ask(line, k=k, mode=mode, sources=list(sources) or None)
+        except QuestionError as exc:
+            if as_json:
+                click.echo(json.dumps({"question": line.rstrip("\n"), "error": str(exc)}, ensure_ascii=False))
+            else:
+                click.echo(f"error: {exc}", err=True)
+            continue
+        _print_answer(answer, as_json)
+        if not as_json:
+            click.echo("")
+        sys.stdout.flush()
+
+
+def main() -> None:
+    cli(prog_name="qa")
+
+
+if __name__ == "__main__":
+    main()

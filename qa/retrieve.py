@@ -1,0 +1,78 @@
+"""Hybrid retrieval: dense (FAISS) + BM25, fused by reciprocal rank fusion.
+
+Fusion is a pure function on rankings so it can be tested and reused (the BEIR runner uses the same code).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from qa.config import Settings
+from qa.corpus import Chunk
+from qa.store import Index
+
+
+@dataclass(frozen=True)
+class Hit:
+    chunk: Chunk
+    score: float  # the fused score that ranked it
+    relevance: float  # cosine similarity of query and chunk: comparable across modes, drives abstention
+    dense_rank: int | None = None
+    bm25_rank: int | None = None
+
+
+def rrf(rankings: Sequence[Sequence[int]], weights: Sequence[float] | None = None, k: int = 60) -> list[tuple[int, float]]:
+    """Reciprocal rank fusion: score(d) = sum_i w_i / (k + rank_i(d)), ranks from 1. Ties keep first-seen order."""
+    weights = list(weights) if weights is not None else [1.0] * len(rankings)
+    if len(weights) != len(rankings):
+        raise ValueError("one weight per ranking")
+    scores: dict[int, float] = {}
+    for ranking, w in zip(rankings, weights, strict=True):
+        for rank, doc in enumerate(ranking, start=1):
+            scores[doc] = scores.get(doc, 0.0) + w / (k + rank)
+    return sorted(scores.items(), key=lambda kv: -kv[1])
+
+
+class Retriever:
+    def __init__(self, index: Index, embedder, settings: Settings) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.settings = settings
+
+    def search(
+        self,
+        query: str,
+        k: int | None = None,
+        *,
+        mode: str | None = None,
+        sources: Sequence[str] | None = None,
+        qvec: np.ndarray | None = None,
+    ) -> list[Hit]:
+        """Top-k chunks for `query`, best first. `sources` restricts to those document ids."""
+        s = self.settings
+        k = k or s.k
+        mode = mode or s.mode
+        n = max(k * s.fetch_factor, k)
+        mask = self.index.mask_for(sources)
+        if qvec is None:
+            qvec = self.embedder.encode([query])[0]
+        dense = self.index.dense_search(qvec, n, mask) if mode in ("dense", "hybrid") else []
+        sparse = self.index.bm25_search(query, n, mask) if mode in ("bm25", "hybrid") else []
+        dense_rank = {cid: r for r, (cid, _) in enumerate(dense, start=1)}
+        bm25_rank = {cid: r for r, (cid, _) in enumerate(sparse, start=1)}
+        if mode == "dense":
+            fused = dense
+        elif mode == "bm25":
+            fused = sparse
+        else:
+            fused = rrf([[c for c, _ in dense], [c for c, _ in sparse]], [s.dense_weight, s.bm25_weight], s.rrf_k)
+        fused = fused[:k]
+        ids = [cid for cid, _ in fused]
+        rel = self.index.cosine(qvec, ids)
+        return [
+            Hit(self.index.chunks[cid], float(score), float(r), dense_rank.get(cid), bm25_rank.get(cid))
+            for (cid, score), r in zip(fused, rel, strict=True)
+        ]

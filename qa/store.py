@@ -1,0 +1,523 @@
+"""The index on disk: FAISS + BM25 + chunks + manifest. The only module that touches index files.
+
+Layout (plain files, no pickle):
+
+    index/
+      manifest.json          # format, model, chunking, per-document hashes, files; names the generation
+      g-<stamp>-<rand>/      # one complete generation
+        chunks.jsonl         # one chunk a line: id, doc_id, title, start, end, hash, text
+        vectors.npy          # float32 (n, dim), L2-normalized; also the embedding cache
+        faiss.index          # exact (flat) or HNSW, chosen by size
+        bm25/                # bm25s files (npz/json) + tokenizer vocabulary
+
+A build writes a new generation beside the old one and then swaps `manifest.json` with one atomic
+`os.replace`: a build that dies at any point leaves the previous index loadable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from qa.config import Settings
+from qa.corpus import SEPARATORS, Chunk, Document, Skipped, chunk_documents, load_corpus
+from qa.errors import CorpusError, IndexCorruptError, IndexMismatchError, IndexMissingError, IndexStaleError
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+HASH_LIMIT = 256 * 2**20  # files up to this size get a sha256 check on load; larger ones a size check
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+@dataclass(frozen=True)
+class DocStatus:
+    doc_id: str
+    status: str  # indexed | stale | new | removed | skipped
+    title: str = ""
+    chunks: int = 0
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    documents: int
+    chunks: int
+    embedded: int  # chunks whose vectors were computed (the rest came from the cache)
+    reused: int
+    skipped: list[Skipped]
+    seconds: float
+    index_type: str
+    unchanged: bool = False  # nothing to do: the index already matched the corpus
+
+
+@dataclass
+class Manifest:
+    format_version: int
+    generation: str
+    model: dict
+    chunking: dict
+    documents: dict[str, dict]
+    skipped: list[dict]
+    n_chunks: int
+    index_type: str
+    files: dict[str, dict]
+    built_at: str
+    build_seconds: float
+    extra: dict = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, ensure_ascii=False)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Manifest:
+        names = set(cls.__dataclass_fields__)
+        missing = names - set(data) - {"extra"}
+        if missing:
+            raise IndexCorruptError(f"manifest.json lacks {sorted(missing)}")
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def chunking_signature(settings: Settings) -> dict:
+    return {
+        "splitter": "langchain RecursiveCharacterTextSplitter",
+        "chunk_size": settings.chunk_size,
+        "chunk_overlap": settings.chunk_overlap,
+        "separators": SEPARATORS,
+        "embed_text": "title + newline + chunk, title omitted when the chunk starts the document",
+    }
+
+
+def embed_text(chunk: Chunk) -> str:
+    """What the model reads for a chunk: the article title gives mid-article chunks their context."""
+    if chunk.start == 0 or not chunk.title:
+        return chunk.text
+    return f"{chunk.title}\n{chunk.text}"
+
+
+def content_key(model_name: str, text: str) -> str:
+    """Cache key of one embedding: model and exact input text."""
+    return hashlib.sha256(f"{model_name}\x00{text}".encode()).hexdigest()
+
+
+# ---------------------------------------------------------------- low-level file helpers
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _fsync_tree(root: Path) -> None:
+    for p in sorted(root.rglob("*")):
+        if p.is_file():
+            with p.open("rb+") as f:
+                os.fsync(f.fileno())
+    for d in [root, *[p for p in root.rglob("*") if p.is_dir()]]:
+        _fsync_dir(d)
+
+
+@contextlib.contextmanager
+def build_lock(index_dir: Path) -> Iterator[None]:
+    """One build at a time per index folder (a second one waits)."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with (index_dir / ".lock").open("a") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+# ---------------------------------------------------------------- the loaded index
+
+
+class Index:
+    """A loaded, consistent index generation."""
+
+    def __init__(self, root: Path, manifest: Manifest, chunks: list[Chunk], faiss_index, bm25, tokenizer, vectors):
+        self.root = root
+        self.manifest = manifest
+        self.chunks = chunks
+        self.faiss = faiss_index
+        self.bm25 = bm25
+        self.tokenizer = tokenizer
+        self.vectors = vectors  # memory-mapped (n, dim) float32
+        self._doc_ids = np.array([c.doc_id for c in chunks], dtype=object)
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    @property
+    def generation(self) -> str:
+        return self.manifest.generation
+
+    @property
+    def documents(self) -> dict[str, dict]:
+        return self.manifest.documents
+
+    def mask_for(self, doc_ids: Sequence[str] | None) -> np.ndarray | None:
+        """Boolean mask over chunks restricted to `doc_ids` (None: no restriction)."""
+        if doc_ids is None:
+            return None
+        return np.isin(self._doc_ids, np.array(list(doc_ids), dtype=object))
+
+    def dense_search(self, qvec: np.ndarray, n: int, mask: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """Top-n (chunk id, cosine) by inner product, optionally restricted to a mask."""
+        import faiss
+
+        n = min(n, len(self.chunks))
+        if n <= 0:
+            return []
+        q = np.ascontiguousarray(qvec.reshape(1, -1), dtype=np.float32)
+        params = None
+        if mask is not None:
+            allowed = np.flatnonzero(mask).astype(np.int64)
+            if allowed.size == 0:
+                return []
+            n = min(n, allowed.size)
+            sel = faiss.IDSelectorBatch(allowed)
+            params = faiss.SearchParametersHNSW(sel=sel) if "HNSW" in self.manifest.index_type else faiss.SearchParameters(sel=sel)
+        scores, ids = self.faiss.search(q, n, params=params) if params else self.faiss.search(q, n)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def bm25_search(self, query: str, n: int, mask: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """Top-n (chunk id, BM25 score > 0)."""
+        ids = self.tokenizer.tokenize([query], update_vocab="never", return_as="ids", show_progress=False)[0]
+        empty = self.tokenizer.word_to_id.get("")
+        ids = [i for i in ids if i != empty]
+        if not ids:
+            return []
+        scores = self.bm25.get_scores_from_ids(ids)
+        if mask is not None:
+            scores = np.where(mask, scores, 0.0)
+        n = min(n, scores.size)
+        top = np.argpartition(-scores, n - 1)[:n] if n < scores.size else np.arange(scores.size)
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
+
+    def cosine(self, qvec: np.ndarray, chunk_ids: Sequence[int]) -> np.ndarray:
+        """Cosine similarity of the query to given chunks (exact, from the stored vectors)."""
+        if len(chunk_ids) == 0:
+            return np.zeros(0, dtype=np.float32)
+        return np.asarray(self.vectors[np.asarray(chunk_ids)] @ qvec.reshape(-1), dtype=np.float32)
+
+
+# ---------------------------------------------------------------- reading
+
+
+def read_manifest(index_dir: Path) -> Manifest:
+    path = index_dir / MANIFEST
+    if not path.is_file():
+        raise IndexMissingError(f"no index in {index_dir}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IndexCorruptError(f"{path} is unreadable ({exc})") from None
+    if not isinstance(data, dict):
+        raise IndexCorruptError(f"{path} is not a JSON object")
+    if data.get("format_version") != FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"index format {data.get('format_version')!r}, this version of qa reads format {FORMAT_VERSION}"
+        )
+    return Manifest.from_dict(data)
+
+
+def check_compatible(manifest: Manifest, settings: Settings) -> None:
+    if manifest.model.get("name") != settings.resolved_model_name:
+        raise IndexMismatchError(
+            f"index built with model {manifest.model.get('name')!r}, settings use {settings.resolved_model_name!r}"
+        )
+    if manifest.chunking != chunking_signature(settings):
+        raise IndexMismatchError("index built with other chunking settings")
+
+
+def corpus_status(settings: Settings, manifest: Manifest | None) -> list[DocStatus]:
+    """Per document: indexed / stale (changed) / new / removed / skipped (with the reason)."""
+    docs, skipped = load_corpus(settings.corpus_dir)
+    indexed = manifest.documents if manifest else {}
+    out: list[DocStatus] = []
+    for d in docs:
+        meta = indexed.get(d.doc_id)
+        if meta is None:
+            out.append(DocStatus(d.doc_id, "new", d.title))
+        elif meta["sha256"] != d.sha256:
+            out.append(DocStatus(d.doc_id, "stale", d.title, meta.get("chunks", 0)))
+        else:
+            out.append(DocStatus(d.doc_id, "indexed", d.title, meta.get("chunks", 0)))
+    present = {d.doc_id for d in docs}
+    for doc_id, meta in indexed.items():
+        if doc_id not in present:
+            out.append(DocStatus(doc_id, "removed", meta.get("title", ""), meta.get("chunks", 0)))
+    out.extend(DocStatus(s.name, "skipped", reason=s.reason) for s in skipped)
+    return sorted(out, key=lambda s: s.doc_id)
+
+
+def is_fresh(statuses: Sequence[DocStatus]) -> bool:
+    return all(s.status in ("indexed", "skipped") for s in statuses)
+
+
+def _read_chunks(path: Path) -> list[Chunk]:
+    chunks: list[Chunk] = []
+    try:
+        with path.open(encoding="utf-8") as f:
+            for n, line in enumerate(f):
+                r = json.loads(line)
+                if r["id"] != n:
+                    raise ValueError(f"chunk id {r['id']} on line {n + 1}")
+                chunks.append(Chunk(n, r["doc_id"], r["title"], r["start"], r["end"], r["text"]))
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        raise IndexCorruptError(f"{path.name} is damaged ({exc})") from None
+    return chunks
+
+
+def load_index(settings: Settings, *, check_fresh: bool = True) -> Index:
+    """Load and verify the current generation; raise a typed error naming the fix otherwise."""
+    import bm25s
+    import faiss
+
+    index_dir = settings.index_dir
+    manifest = read_manifest(index_dir)
+    check_compatible(manifest, settings)
+    root = index_dir / manifest.generation
+    if not manifest.generation or "/" in manifest.generation or not root.is_dir():
+        raise IndexCorruptError(f"index generation {manifest.generation!r} is missing")
+    for rel, meta in manifest.files.items():
+        p = root / rel
+        if not p.is_file() or p.stat().st_size != meta["bytes"]:
+            raise IndexCorruptError(f"index file {rel} is missing or truncated")
+        if meta.get("sha256") and _sha256_file(p) != meta["sha256"]:
+            raise IndexCorruptError(f"index file {rel} was modified after the build")
+    if check_fresh:
+        statuses = corpus_status(settings, manifest)
+        changed = [s for s in statuses if s.status in ("stale", "new", "removed")]
+        if changed:
+            names = ", ".join(f"{s.doc_id} ({s.status})" for s in changed[:5])
+            more = f" and {len(changed) - 5} more" if len(changed) > 5 else ""
+            raise IndexStaleError(f"the index does not match the corpus: {names}{more}")
+    chunks = _read_chunks(root / "chunks.jsonl")
+    try:
+        vectors = np.load(root / "vectors.npy", mmap_mode="r")
+        fidx = faiss.read_index(str(root / "faiss.index"))
+        bm25 = bm25s.BM25.load(str(root / "bm25"), mmap=False)
+        tokenizer = _make_tokenizer()
+        tokenizer.load_vocab(str(root / "bm25"))
+        tokenizer.load_stopwords(str(root / "bm25"))
+    except (OSError, ValueError, RuntimeError, KeyError, json.JSONDecodeError) as exc:
+        raise IndexCorruptError(f"index files are unreadable ({exc})") from None
+    n = manifest.n_chunks
+    if not (len(chunks) == n == fidx.ntotal == vectors.shape[0]) or vectors.shape[1] != manifest.model["dim"]:
+        raise IndexCorruptError("index files disagree on the number of chunks")
+    return Index(root, manifest, chunks, fidx, bm25, tokenizer, vectors)
+
+
+# ---------------------------------------------------------------- building
+
+
+def _make_tokenizer():
+    import Stemmer
+    from bm25s.tokenization import Tokenizer
+
+    return Tokenizer(stemmer=Stemmer.Stemmer("english"), stopwords="en", lower=True, splitter=r"(?u)\b\w+\b")
+
+
+def make_faiss_index(vectors: np.ndarray, settings: Settings):
+    """Exact inner product below `ann_threshold` chunks, HNSW above (recall is reported by `qa bench`)."""
+    import faiss
+
+    n, dim = vectors.shape
+    if n >= settings.ann_threshold:
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = 64
+        kind = "HNSWFlat(M=32,efC=80,efS=64)"
+    else:
+        index = faiss.IndexFlatIP(dim)
+        kind = "FlatIP"
+    if n:
+        index.add(vectors)
+    return index, kind
+
+
+def _load_cache(settings: Settings, model_name: str) -> dict[str, np.ndarray]:
+    """Content key -> vector, from the current generation when it used the same model."""
+    try:
+        manifest = read_manifest(settings.index_dir)
+    except (IndexMissingError, IndexCorruptError, IndexMismatchError):
+        return {}
+    if manifest.model.get("name") != model_name:
+        return {}
+    root = settings.index_dir / manifest.generation
+    try:
+        vectors = np.load(root / "vectors.npy", mmap_mode="r")
+        keys = []
+        with (root / "chunks.jsonl").open(encoding="utf-8") as f:
+            for line in f:
+                keys.append(json.loads(line)["key"])
+    except (OSError, ValueError, KeyError, json.JSONDecodeError):
+        return {}
+    if len(keys) != vectors.shape[0]:
+        return {}
+    return {k: vectors[i] for i, k in enumerate(keys)}
+
+
+def build_index(settings: Settings, embedder, progress: Progress | None = None, *, force: bool = False) -> BuildReport:
+    """Build (or incrementally update) the index for the corpus. Atomic: see the module docstring."""
+    t0 = time.perf_counter()
+    report = lambda stage, done, total: progress and progress(stage, done, total)  # noqa: E731
+    with build_lock(settings.index_dir):
+        report("loading corpus", 0, 1)
+        docs, skipped = load_corpus(settings.corpus_dir)
+        if not docs:
+            reasons = "; ".join(f"{s.name}: {s.reason}" for s in skipped[:5])
+            raise CorpusError(
+                f"no usable documents in {settings.corpus_dir}" + (f" ({reasons})" if reasons else "")
+            )
+        model_name = settings.resolved_model_name
+        if not force:
+            unchanged = _unchanged(settings, docs, skipped)
+            if unchanged is not None:
+                return BuildReport(len(docs), unchanged.n_chunks, 0, unchanged.n_chunks, skipped,
+                                   time.perf_counter() - t0, unchanged.index_type, unchanged=True)
+        chunks = chunk_documents(docs, settings.chunk_size, settings.chunk_overlap)
+        texts = [embed_text(c) for c in chunks]
+        keys = [content_key(model_name, t) for t in texts]
+        cache = {} if force else _load_cache(settings, model_name)
+        todo = [i for i, k in enumerate(keys) if k not in cache]
+        dim = embedder.dim
+        vectors = np.zeros((len(chunks), dim), dtype=np.float32)
+        for i, k in enumerate(keys):
+            if k in cache:
+                vectors[i] = cache[k]
+        batch = max(1, settings.batch_size) * 8
+        for s in range(0, len(todo), batch):
+            report("embedding", s, len(todo))
+            ids = todo[s : s + batch]
+            vectors[ids] = embedder.encode([texts[i] for i in ids])
+        report("embedding", len(todo), len(todo))
+        report("indexing", 0, 1)
+        gen = f"g-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
+        tmp = settings.index_dir / f".tmp-{gen}"
+        tmp.mkdir(parents=True)
+        try:
+            index_type = _write_generation(tmp, chunks, keys, vectors, settings)
+            files = {}
+            for p in sorted(tmp.rglob("*")):
+                if p.is_file():
+                    size = p.stat().st_size
+                    files[p.relative_to(tmp).as_posix()] = {
+                        "bytes": size,
+                        "sha256": _sha256_file(p) if size <= HASH_LIMIT else None,
+                    }
+            _fsync_tree(tmp)
+            final = settings.index_dir / gen
+            os.replace(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        per_doc: dict[str, int] = {}
+        for c in chunks:
+            per_doc[c.doc_id] = per_doc.get(c.doc_id, 0) + 1
+        manifest = Manifest(
+            format_version=FORMAT_VERSION,
+            generation=gen,
+            model={"name": model_name, "dim": dim, "normalized": True},
+            chunking=chunking_signature(settings),
+            documents={
+                d.doc_id: {"sha256": d.sha256, "title": d.title, "chars": len(d.text), "chunks": per_doc.get(d.doc_id, 0)}
+                for d in docs
+            },
+            skipped=[asdict(s) for s in skipped],
+            n_chunks=len(chunks),
+            index_type=index_type,
+            files=files,
+            built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            build_seconds=round(time.perf_counter() - t0, 3),
+        )
+        _write_manifest(settings.index_dir, manifest)
+        _remove_old_generations(settings.index_dir, keep=gen)
+        report("done", 1, 1)
+        return BuildReport(len(docs), len(chunks), len(todo), len(chunks) - len(todo), skipped,
+                           time.perf_counter() - t0, index_type)
+
+
+def _unchanged(settings: Settings, docs: list[Document], skipped: list[Skipped]) -> Manifest | None:
+    """The current manifest when it already describes exactly this corpus with these settings."""
+    try:
+        manifest = read_manifest(settings.index_dir)
+        check_compatible(manifest, settings)
+    except (IndexMissingError, IndexCorruptError, IndexMismatchError):
+        return None
+    current = {d.doc_id: d.sha256 for d in docs}
+    indexed = {k: v["sha256"] for k, v in manifest.documents.items()}
+    if current != indexed or [asdict(s) for s in skipped] != manifest.skipped:
+        return None
+    root = settings.index_dir / manifest.generation
+    for rel, meta in manifest.files.items():
+        p = root / rel
+        if not p.is_file() or p.stat().st_size != meta["bytes"]:
+            return None
+    return manifest
+
+
+def _write_generation(root: Path, chunks: list[Chunk], keys: list[str], vectors: np.ndarray, settings: Settings) -> str:
+    import bm25s
+    import faiss
+
+    with (root / "chunks.jsonl").open("w", encoding="utf-8") as f:
+        for c, k in zip(chunks, keys, strict=True):
+            f.write(json.dumps({"id": c.chunk_id, "doc_id": c.doc_id, "title": c.title, "start": c.start,
+                                "end": c.end, "key": k, "text": c.text}, ensure_ascii=False) + "\n")
+    np.save(root / "vectors.npy", vectors)
+    index, kind = make_faiss_index(vectors, settings)
+    faiss.write_index(index, str(root / "faiss.index"))
+    tokenizer = _make_tokenizer()
+    tokens = tokenizer.tokenize([c.text for c in chunks], update_vocab=True, return_as="tuple", show_progress=False)
+    bm25 = bm25s.BM25()
+    bm25.index(tokens, show_progress=False)
+    (root / "bm25").mkdir()
+    bm25.save(str(root / "bm25"))
+    tokenizer.save_vocab(str(root / "bm25"))
+    tokenizer.save_stopwords(str(root / "bm25"))
+    return kind
+
+
+def _write_manifest(index_dir: Path, manifest: Manifest) -> None:
+    tmp = index_dir / f".{MANIFEST}.{secrets.token_hex(4)}.tmp"
+    with tmp.open("w", encoding="utf-8") as f:
+        f.write(manifest.to_json())
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, index_dir / MANIFEST)
+    _fsync_dir(index_dir)
+
+
+def _remove_old_generations(index_dir: Path, keep: str) -> None:
+    for p in index_dir.iterdir():
+        if p.name == keep or not p.is_dir():
+            continue
+        if p.name.startswith(("g-", ".tmp-g-")):
+            shutil.rmtree(p, ignore_errors=True)
