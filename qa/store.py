@@ -229,6 +229,20 @@ class Index:
 # ---------------------------------------------------------------- reading
 
 
+def verify_files(manifest: Manifest, root: Path) -> None:
+    """Every file the manifest lists is there, whole and unmodified; the counts add up."""
+    if not manifest.generation or "/" in manifest.generation or not root.is_dir():
+        raise IndexCorruptError(f"index generation {manifest.generation!r} is missing")
+    if manifest.n_chunks != sum(d.get("chunks", 0) for d in manifest.documents.values()):
+        raise IndexCorruptError("manifest.json chunk counts disagree")
+    for rel, meta in manifest.files.items():
+        p = root / rel
+        if not p.is_file() or p.stat().st_size != meta["bytes"]:
+            raise IndexCorruptError(f"index file {rel} is missing or truncated")
+        if meta.get("sha256") and _sha256_file(p) != meta["sha256"]:
+            raise IndexCorruptError(f"index file {rel} was modified after the build")
+
+
 def read_manifest(index_dir: Path) -> Manifest:
     path = index_dir / MANIFEST
     if not path.is_file():
@@ -303,14 +317,7 @@ def load_index(settings: Settings, *, check_fresh: bool = True) -> Index:
     manifest = read_manifest(index_dir)
     check_compatible(manifest, settings)
     root = index_dir / manifest.generation
-    if not manifest.generation or "/" in manifest.generation or not root.is_dir():
-        raise IndexCorruptError(f"index generation {manifest.generation!r} is missing")
-    for rel, meta in manifest.files.items():
-        p = root / rel
-        if not p.is_file() or p.stat().st_size != meta["bytes"]:
-            raise IndexCorruptError(f"index file {rel} is missing or truncated")
-        if meta.get("sha256") and _sha256_file(p) != meta["sha256"]:
-            raise IndexCorruptError(f"index file {rel} was modified after the build")
+    verify_files(manifest, root)
     if check_fresh:
         statuses = corpus_status(settings, manifest)
         changed = [s for s in statuses if s.status in ("stale", "new", "removed")]
@@ -475,11 +482,10 @@ def _unchanged(settings: Settings, docs: list[Document], skipped: list[Skipped])
     indexed = {k: v["sha256"] for k, v in manifest.documents.items()}
     if current != indexed or [asdict(s) for s in skipped] != manifest.skipped:
         return None
-    root = settings.index_dir / manifest.generation
-    for rel, meta in manifest.files.items():
-        p = root / rel
-        if not p.is_file() or p.stat().st_size != meta["bytes"]:
-            return None
+    try:
+        verify_files(manifest, settings.index_dir / manifest.generation)
+    except IndexCorruptError:
+        return None
     return manifest
 
 
