@@ -29,6 +29,7 @@ class Settings:
     # Chunking (characters). MiniLM reads 256 word pieces, about 1,000 characters of news English.
     chunk_size: int = 600
     chunk_overlap: int = 100
+    max_file_mb: float = 5.0  # larger corpus files are skipped with a reason (see qa/corpus.py)
     # Retrieval
     k: int = 5
     mode: str = "hybrid"
@@ -51,6 +52,12 @@ class Settings:
             raise ConfigError(f"k must be at least 1, got {self.k}")
         if not 0 <= self.chunk_overlap < self.chunk_size:
             raise ConfigError("chunk overlap must be >= 0 and smaller than the chunk size")
+        if not self.max_file_mb > 0:
+            raise ConfigError(f"QA_MAX_FILE_MB must be positive, got {self.max_file_mb}")
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 2**20)
 
     @property
     def resolved_model_name(self) -> str:
@@ -86,7 +93,7 @@ class Settings:
                     if not user or not password:
                         raise ValueError("expected user:password")
                     values[name] = (user, password)
-                elif name in ("min_relevance", "dense_weight", "bm25_weight"):
+                elif name in ("min_relevance", "dense_weight", "bm25_weight", "max_file_mb"):
                     values[name] = float(raw)
                 elif name in (
                     "batch_size", "chunk_size", "chunk_overlap", "k", "rrf_k",

@@ -14,7 +14,10 @@ from pathlib import Path
 
 from qa.errors import CorpusError
 
-MAX_FILE_BYTES = 64 * 1024 * 1024  # larger files are skipped with a reason, never half-read
+# Larger files are skipped with a reason, never half-read. A news article is 5-50 KB; 5 MiB is a
+# 1,000-page book (~11k chunks, a minute or more of embedding on 2 cores). Bigger files are nearly
+# always logs or dumps, and a 50 MB one would hold the build for an hour. QA_MAX_FILE_MB raises it.
+MAX_FILE_BYTES = 5 * 2**20
 SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "; ", ": ", ", ", " ", ""]
 
 
@@ -56,15 +59,23 @@ def register_loader(*suffixes: str) -> Callable[[Loader], Loader]:
 
 
 def decode_text(raw: bytes, name: str) -> str:
-    """Decode UTF-8 (with or without BOM); refuse binary and other encodings with a reason."""
-    if b"\x00" in raw[:8192]:
+    """Decode UTF-8 (with or without BOM) or BOM-marked UTF-16; refuse binary and other encodings."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with a BOM (Windows "Unicode" text)
+        try:
+            text = raw.decode("utf-16")
+        except UnicodeDecodeError:
+            raise CorpusError(f"{name}: damaged UTF-16 text", "re-save the file as UTF-8") from None
+        if "\x00" in text:
+            raise CorpusError(f"{name}: looks binary (contains NUL characters)", "remove it or convert it to text")
+    elif b"\x00" in raw:
         raise CorpusError(f"{name}: looks binary (contains NUL bytes)", "remove it or convert it to text")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise CorpusError(
-            f"{name}: not valid UTF-8 (byte {exc.start})", "re-save the file as UTF-8"
-        ) from None
+    else:
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise CorpusError(
+                f"{name}: not valid UTF-8 (byte {exc.start})", "re-save the file as UTF-8"
+            ) from None
     # One newline convention, so offsets mean the same thing in every viewer.
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
@@ -92,41 +103,75 @@ def sha256_text(text: str) -> str:
 
 
 def corpus_files(corpus_dir: Path) -> list[Path]:
-    """Every regular file below the corpus folder, hidden ones excluded, in a stable order."""
+    """Every file entry below the corpus folder (symlinks too), hidden ones excluded, in a stable order."""
     if not corpus_dir.is_dir():
         return []
     out = []
     for p in sorted(corpus_dir.rglob("*")):
         rel = p.relative_to(corpus_dir)
-        if any(part.startswith(".") for part in rel.parts) or p.is_symlink() or not p.is_file():
+        if any(part.startswith(".") for part in rel.parts):
             continue
-        out.append(p)
+        if p.is_symlink() or p.is_file():
+            out.append(p)
     return out
 
 
-def load_corpus(corpus_dir: Path) -> tuple[list[Document], list[Skipped]]:
-    """Load every supported file; anything unusable is returned in `skipped` with its reason."""
+def _name_problem(raw_name: str) -> tuple[str, str | None]:
+    """(printable name, reason the name is unusable or None)."""
+    try:
+        raw_name.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes in the name (surrogate-escaped by Python)
+        shown = raw_name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        return shown, "file name is not valid UTF-8: rename the file"
+    if any(unicodedata.category(ch) == "Cc" for ch in raw_name):
+        shown = "".join("?" if unicodedata.category(ch) == "Cc" else ch for ch in raw_name)
+        return shown, "file name contains control characters: rename the file"
+    return unicodedata.normalize("NFC", raw_name), None
+
+
+def load_corpus(corpus_dir: Path, max_bytes: int = MAX_FILE_BYTES) -> tuple[list[Document], list[Skipped]]:
+    """Load every supported file; anything unusable is returned in `skipped` with its reason and fix.
+
+    Document ids are NFC-normalised relative paths, so a name typed on any system finds its file.
+    """
     docs: list[Document] = []
     skipped: list[Skipped] = []
     seen: dict[str, str] = {}
+    names: set[str] = set()
     for path in corpus_files(corpus_dir):
-        name = unicodedata.normalize("NFC", path.relative_to(corpus_dir).as_posix())
+        name, problem = _name_problem(path.relative_to(corpus_dir).as_posix())
+        if problem:
+            skipped.append(Skipped(name, problem))
+            continue
+        if name in names:
+            skipped.append(Skipped(name, "another file has the same name in another Unicode form: rename one"))
+            continue
+        names.add(name)
+        if path.is_symlink():
+            skipped.append(Skipped(name, "symbolic link, not followed: copy the file into the corpus instead"))
+            continue
         loader = LOADERS.get(path.suffix.lower())
         if loader is None:
-            skipped.append(Skipped(name, f"unsupported file type {path.suffix or '(none)'!r}"))
+            kinds = ", ".join(sorted(LOADERS))
+            skipped.append(Skipped(name, f"unsupported file type {path.suffix or '(none)'!r} (reads {kinds})"))
             continue
         try:
             size = path.stat().st_size
-            if size > MAX_FILE_BYTES:
-                skipped.append(Skipped(name, f"too large ({size / 2**20:.0f} MiB > {MAX_FILE_BYTES // 2**20} MiB)"))
+            if size > max_bytes:
+                skipped.append(Skipped(
+                    name,
+                    f"too large ({size / 2**20:.1f} MiB, limit {max_bytes / 2**20:g} MiB): "
+                    "split it, or raise QA_MAX_FILE_MB to index it (embedding takes minutes per MiB)",
+                ))
                 continue
             raw = path.read_bytes()
             title, text = loader(raw, name)
         except CorpusError as exc:
-            skipped.append(Skipped(name, exc.message.split(": ", 1)[-1]))
+            reason = exc.message.split(": ", 1)[-1]
+            skipped.append(Skipped(name, f"{reason}: {exc.hint}" if exc.hint else reason))
             continue
         except OSError as exc:
-            skipped.append(Skipped(name, f"cannot read ({exc.strerror or exc})"))
+            skipped.append(Skipped(name, f"cannot read ({exc.strerror or exc}): check its permissions"))
             continue
         if not text.strip():
             skipped.append(Skipped(name, "empty file"))
@@ -140,18 +185,36 @@ def load_corpus(corpus_dir: Path) -> tuple[list[Document], list[Skipped]]:
     return docs, skipped
 
 
+def _find_file(root: Path, doc_id: str) -> Path | None:
+    """The file whose NFC-normalised relative path is `doc_id` (names on disk may be NFD)."""
+    path = root / doc_id
+    if path.is_file() and not path.is_symlink():
+        return path
+    want = unicodedata.normalize("NFC", doc_id)
+    for p in corpus_files(root):
+        if unicodedata.normalize("NFC", p.relative_to(root).as_posix()) == want and not p.is_symlink():
+            return p
+    return None
+
+
 def read_document(corpus_dir: Path, doc_id: str) -> Document:
-    """One document by id, refusing anything that resolves outside the corpus folder."""
+    """One document by id, refusing anything that resolves outside the corpus folder (or via a symlink)."""
     root = corpus_dir.resolve()
+    if not isinstance(doc_id, str) or not doc_id or "\x00" in doc_id:
+        raise CorpusError(f"{doc_id!r} is not a document name", "ask for a document listed by `qa index status`")
     path = (root / doc_id).resolve()
     if root != path and root not in path.parents:
         raise CorpusError(f"{doc_id!r} is outside the corpus", "ask for a document listed by `qa index status`")
-    if not path.is_file():
+    rel = path.relative_to(root).as_posix() if path != root else ""
+    if any(part.startswith(".") for part in rel.split("/")):
         raise CorpusError(f"no document {doc_id!r} in the corpus", "run `qa index status` to list documents")
-    loader = LOADERS.get(path.suffix.lower())
+    found = _find_file(root, rel) if rel else None
+    if found is None:
+        raise CorpusError(f"no document {doc_id!r} in the corpus", "run `qa index status` to list documents")
+    loader = LOADERS.get(found.suffix.lower())
     if loader is None:
         raise CorpusError(f"{doc_id!r} is not a supported document")
-    title, text = loader(path.read_bytes(), doc_id)
+    title, text = loader(found.read_bytes(), doc_id)
     return Document(doc_id=doc_id, title=title, text=text, sha256=sha256_text(text))
 
 

@@ -271,7 +271,7 @@ def check_compatible(manifest: Manifest, settings: Settings) -> None:
 
 def corpus_status(settings: Settings, manifest: Manifest | None) -> list[DocStatus]:
     """Per document: indexed / stale (changed) / new / removed / skipped (with the reason)."""
-    docs, skipped = load_corpus(settings.corpus_dir)
+    docs, skipped = load_corpus(settings.corpus_dir, settings.max_file_bytes)
     indexed = manifest.documents if manifest else {}
     out: list[DocStatus] = []
     for d in docs:
@@ -397,7 +397,7 @@ def build_index(settings: Settings, embedder, progress: Progress | None = None, 
     report = lambda stage, done, total: progress and progress(stage, done, total)  # noqa: E731
     with build_lock(settings.index_dir):
         report("loading corpus", 0, 1)
-        docs, skipped = load_corpus(settings.corpus_dir)
+        docs, skipped = load_corpus(settings.corpus_dir, settings.max_file_bytes)
         if not docs:
             reasons = "; ".join(f"{s.name}: {s.reason}" for s in skipped[:5])
             raise CorpusError(
