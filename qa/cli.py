@@ -197,10 +197,11 @@ def chat(ctx: click.Context, k: int | None, mode: str | None, sources: tuple[str
 
     conv = Conversation(Engine(_settings(ctx)))
     interactive = sys.stdin.isatty() and not as_json
+    stdin = click.get_text_stream("stdin", errors="replace")  # bad bytes become U+FFFD, never a crash
     while True:
         if interactive:
             click.echo("> ", nl=False)
-        line = sys.stdin.readline()
+        line = stdin.readline()
         if not line:
             break
         if not line.strip():
