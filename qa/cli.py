@@ -197,7 +197,9 @@ def chat(ctx: click.Context, k: int | None, mode: str | None, sources: tuple[str
 
     conv = Conversation(Engine(_settings(ctx)))
     interactive = sys.stdin.isatty() and not as_json
-    stdin = click.get_text_stream("stdin", errors="replace")  # bad bytes become U+FFFD, never a crash
+    stdin = sys.stdin
+    if hasattr(stdin, "reconfigure"):  # bad bytes become U+FFFD, never a crash
+        stdin.reconfigure(errors="replace")
     while True:
         if interactive:
             click.echo("> ", nl=False)
