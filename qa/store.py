@@ -86,7 +86,33 @@ class Manifest:
         missing = names - set(data) - {"extra"}
         if missing:
             raise IndexCorruptError(f"manifest.json lacks {sorted(missing)}")
+        _check_manifest_types(data)
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def _check_manifest_types(data: dict) -> None:
+    """A hand-edited manifest with wrong types is damage, reported as such (never an AttributeError)."""
+
+    def need(ok: bool, what: str) -> None:
+        if not ok:
+            raise IndexCorruptError(f"manifest.json: {what} has the wrong type (edited by hand?)")
+
+    def is_int(v: object) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    need(isinstance(data["generation"], str), "generation")
+    need(isinstance(data["model"], dict) and isinstance(data["model"].get("name"), str)
+         and is_int(data["model"].get("dim")), "model")
+    need(isinstance(data["chunking"], dict), "chunking")
+    need(isinstance(data["documents"], dict) and all(
+        isinstance(m, dict) and isinstance(m.get("sha256"), str) and is_int(m.get("chunks", 0))
+        for m in data["documents"].values()), "documents")
+    need(isinstance(data["skipped"], list) and all(isinstance(s, dict) for s in data["skipped"]), "skipped")
+    need(is_int(data["n_chunks"]), "n_chunks")
+    need(isinstance(data["index_type"], str), "index_type")
+    need(isinstance(data["files"], dict) and all(
+        isinstance(m, dict) and is_int(m.get("bytes")) and isinstance(m.get("sha256"), (str, type(None)))
+        for m in data["files"].values()), "files")
 
 
 def chunking_signature(settings: Settings) -> dict:
