@@ -222,6 +222,18 @@ def chat(ctx: click.Context, k: int | None, mode: str | None, sources: tuple[str
         sys.stdout.flush()
 
 
+@cli.command("serve")
+@click.option("--host", help="Address to listen on (default 127.0.0.1, or QA_HOST).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port (default 7860, or QA_PORT).")
+@click.pass_context
+@handle_errors
+def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Serve the chat UI in the browser (builds the index first when missing or stale)."""
+    from qa.ui import serve as serve_ui
+
+    serve_ui(_settings(ctx).with_(host=host, port=port))
+
+
 def main() -> None:
     cli(prog_name="qa")
 
