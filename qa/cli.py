@@ -234,6 +234,88 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     serve_ui(_settings(ctx).with_(host=host, port=port))
 
 
+@cli.command("eval")
+@click.argument("questions_file", required=False, type=click.Path(dir_okay=False))
+@click.option("--beir", "beir_dir", type=click.Path(file_okay=False), help="Run a BEIR-format benchmark folder instead.")
+@click.option("--k", "k", type=click.IntRange(1, 100), help="Passages per question (default QA_K).")
+@click.option("--mode", type=click.Choice(MODES), help="Retrieval mode (gold file: default QA_MODE; BEIR: all three).")
+@click.option("--split", default="test", show_default=True, help="BEIR qrels split (tune on train, report test).")
+@click.option("--limit-docs", type=click.IntRange(1), help="BEIR: keep the judged documents plus others up to N.")
+@click.option("--limit-queries", type=click.IntRange(1), help="BEIR: only the first N judged queries.")
+@click.option("--no-cache", is_flag=True, help="BEIR: embed the documents again instead of using ~/.cache/qa/beir.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+@handle_errors
+def eval_cmd(ctx: click.Context, questions_file: str | None, beir_dir: str | None, k: int | None, mode: str | None,
+             split: str, limit_docs: int | None, limit_queries: int | None, no_cache: bool, as_json: bool) -> None:
+    """Score retrieval and answers on gold QUESTIONS_FILE (JSONL/YAML), or on a BEIR benchmark (--beir DIR)."""
+    from qa.embed import shared_embedder
+    from qa.errors import EvalError
+
+    settings = _settings(ctx)
+    if bool(questions_file) == bool(beir_dir):
+        raise EvalError("give either a questions file or --beir DIR", "e.g. `qa eval tests/gold/corpus.jsonl`")
+    if beir_dir:
+        from qa.beir import MODES_ORDER, run_beir
+
+        modes = (mode,) if mode else MODES_ORDER
+        bar = _Bar()
+        try:
+            res = run_beir(beir_dir, settings, shared_embedder(settings), split=split, limit_docs=limit_docs,
+                           limit_queries=limit_queries, modes=modes, cache=not no_cache, progress=bar)
+        finally:
+            bar.close()
+        if as_json:
+            click.echo(json.dumps(res.to_dict(), ensure_ascii=False))
+            return
+        click.echo(f"{res.name} ({res.split}): {res.documents} documents, {res.queries} queries")
+        click.echo(f"{'mode':8} {'nDCG@10':>8} {'R@100':>8} {'MRR@10':>8}")
+        for m, v in res.metrics.items():
+            click.echo(f"{m:8} {v['ndcg@10']:8.4f} {v['recall@100']:8.4f} {v['mrr@10']:8.4f}")
+        return
+    from qa.chat import Engine
+    from qa.evaluate import evaluate, load_gold
+
+    engine = Engine(settings)
+    gold = load_gold(questions_file, list(engine.index.documents))
+    report = evaluate(engine, gold, k=k, mode=mode)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+        return
+    click.echo(f"{report.questions} questions ({report.answerable} answerable, {report.unanswerable} unanswerable), "
+               f"mode {report.mode}, k {report.k}")
+    for name, value in report.metrics.items():
+        click.echo(f"  {name:20} {'-' if value is None else f'{value:.3f}'}")
+    if report.misses:
+        click.echo(f"misses ({len(report.misses)}):")
+        for m in report.misses:
+            click.echo(f"  line {m.line} [{m.kind}] {m.question}\n      {m.detail}")
+
+
+@cli.command("bench")
+@click.option("--chunks", type=click.IntRange(100, 5_000_000), default=100_000, show_default=True,
+              help="Index size for the latency/recall/memory part (synthetic beyond the corpus).")
+@click.option("--texts", type=click.IntRange(20, 100_000), default=2000, show_default=True,
+              help="Real-model chunks for the throughput/incremental/LangChain part.")
+@click.option("--queries", type=click.IntRange(10, 100_000), default=200, show_default=True,
+              help="Timed questions per latency figure.")
+@click.option("--no-langchain", is_flag=True, help="Skip the LangChain FAISS comparison.")
+@click.option("--workdir", type=click.Path(file_okay=False), help="Where temporary indexes go (default: system temp).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+@handle_errors
+def bench(ctx: click.Context, chunks: int, texts: int, queries: int, no_langchain: bool, workdir: str | None,
+          as_json: bool) -> None:
+    """Measure model load, build throughput vs raw encode, incremental rebuilds, latency, recall, memory."""
+    from pathlib import Path
+
+    from qa.bench import format_report, run_bench
+
+    result = run_bench(_settings(ctx), chunks=chunks, texts=texts, queries=queries, langchain=not no_langchain,
+                       log=lambda s: click.echo(s, err=True), workdir=Path(workdir) if workdir else None)
+    click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
+
+
 def main() -> None:
     cli(prog_name="qa")
 
