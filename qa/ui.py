@@ -99,16 +99,17 @@ def figures_html(answer: Any, turn: int) -> str:
     if not figs:
         return ""
     titles = {c.id: c.title for c in answer.citations}
+    labels = {str(f.get("label") or f.get("kind") or "") for f in figs}
+    one_label = len(labels) == 1
     rows = []
     for f in figs:
         ids = [i for i in f.get("citations", []) if isinstance(i, int) and i in titles]
         cites = "".join(_cite_link(turn, "cite", i, titles[i]) for i in ids)
-        rows.append(
-            f'<tr><td class="qa-fig-value">{esc(f.get("text", ""))}</td>'
-            f'<td class="qa-meta">{esc(f.get("label") or f.get("kind") or "")}</td><td>{cites}</td></tr>'
-        )
+        label = "" if one_label else f'<td class="qa-meta">{esc(f.get("label") or f.get("kind") or "")}</td>'
+        rows.append(f'<tr><td class="qa-fig-value">{esc(f.get("text", ""))}</td>{label}<td>{cites}</td></tr>')
     disagree = getattr(answer, "figures_disagree", len({f.get("text") for f in figs}) > 1)
-    caption = "Figures the sources give" + (": they disagree" if disagree else "")
+    what = f" for {next(iter(labels))}" if one_label and next(iter(labels)) else ""
+    caption = f"Figures the sources give{what}" + (": they disagree" if disagree else "")
     return (
         f'<div class="qa-figures"><div class="qa-figures-caption">{esc(caption)}</div>'
         f'<table><tbody>{"".join(rows)}</tbody></table></div>'
@@ -158,9 +159,9 @@ def answer_html(answer: Any, turn: int) -> str:
     return "".join(parts)
 
 
-def error_html(message: str) -> str:
-    """An error as a chat message: what is wrong and how to fix it, never a stack trace."""
-    return f'<div class="qa-error" role="alert"><strong>Could not answer.</strong> {esc_lines(message)}</div>'
+def error_html(message: str, heading: str = "Could not answer.") -> str:
+    """An error as a message: what is wrong and how to fix it, never a stack trace."""
+    return f'<div class="qa-error" role="alert"><strong>{esc(heading)}</strong> {esc_lines(message)}</div>'
 
 
 # ---------------------------------------------------------------- highlighting
@@ -378,6 +379,50 @@ def find_citation(conv: Any, turn: int, kind: str, n: int) -> Any | None:
     return next((c for c in pool if c.id == n), None)
 
 
+class ChatSession:
+    """One browser session: its Conversation and its transcript (the chat's messages, kept server-side so
+    that overlapping requests cannot drop a message)."""
+
+    def __init__(self, engine: Any, settings: Settings) -> None:
+        from qa.chat import Conversation
+
+        self.settings = settings
+        self.conv = Conversation(engine)
+        self.messages: list[dict] = []
+
+    def ask(self, question: str, k: int | None = None, sources: Sequence[str] | None = None,
+            mode: str | None = None) -> str | None:
+        """Answer into the transcript; return the sources panel (None when the question failed)."""
+        self.messages.append({"role": "user", "content": question_html(question or "")})
+        try:
+            a = self.conv.ask(question, k=k, sources=list(sources or []) or None, mode=mode)
+        except QAError as exc:  # a typed error names its fix
+            self.messages.append({"role": "assistant", "content": error_html(str(exc))})
+            return None
+        except Exception:  # the user sees a message; the trace goes to the server log
+            log.exception("answering %r failed", question)
+            self.messages.append({"role": "assistant", "content": error_html(UNEXPECTED)})
+            return None
+        turn = len(self.conv.turns) - 1
+        self.messages.append({"role": "assistant", "content": answer_html(a, turn)})
+        return sources_html(a, turn, read_texts(self.settings, [c.source for c in a.citations or a.closest]))
+
+    def open(self, turn: int, kind: str, n: int) -> tuple[str, str | None]:
+        """(document viewer, sources panel) for citation n of answer `turn`."""
+        from qa.corpus import read_document
+
+        c = find_citation(self.conv, turn, kind, n)
+        if c is None:
+            return document_html(None, None, problem="That citation is not in this conversation: ask again."), None
+        a = self.conv.turns[turn]
+        panel = sources_html(a, turn, read_texts(self.settings, [x.source for x in a.citations or a.closest]), (kind, n))
+        try:
+            doc = read_document(self.settings.corpus_dir, c.source)
+        except QAError as exc:
+            return document_html(c, None, problem=str(exc)), panel
+        return document_html(c, doc.text, doc.title), panel
+
+
 def progress_printer(stream: Any = None) -> Callable[[str, int, int], None]:
     """A `build_index` progress callback printing stages and embedding counts to the terminal."""
     stream = stream or sys.stderr
@@ -517,57 +562,31 @@ def build_app(settings: Settings, engine: Any = None):
     """The Gradio Blocks page. `engine` is shared by every session; each session has its own Conversation."""
     import gradio as gr
 
-    from qa.chat import Conversation, Engine
+    from qa.chat import Engine
 
     engine = engine or Engine(settings)
     first = index_info(settings)
 
-    def session(conv: Any) -> Any:
-        return conv if conv is not None else Conversation(engine)
-
     def add_question(question: str, history: list) -> tuple:
+        """Show the question at once; the answer follows (and replaces the chat with the session's transcript)."""
         q = (question or "").strip()
-        history = list(history or [])
-        history.append({"role": "user", "content": question_html(q) if q else question_html("(empty)")})
-        return "", history, q
+        return "", [*(history or []), {"role": "user", "content": question_html(q)}], q
 
-    def answer(question: str, history: list, conv: Any, k: float, sources: list[str] | None, mode: str) -> tuple:
-        conv = session(conv)
-        history = list(history or [])
-        try:
-            a = conv.ask(question, k=int(k), sources=list(sources) or None, mode=mode)
-        except QAError as exc:
-            history.append({"role": "assistant", "content": error_html(str(exc))})
-            return history, conv, gr.skip()
-        except Exception:  # the user sees a message; the trace goes to the server log
-            log.exception("answering %r failed", question)
-            history.append({"role": "assistant", "content": error_html(UNEXPECTED)})
-            return history, conv, gr.skip()
-        turn = len(conv.turns) - 1
-        cites = a.citations or a.closest
-        texts = read_texts(settings, [c.source for c in cites])
-        history.append({"role": "assistant", "content": answer_html(a, turn)})
-        return history, conv, sources_html(a, turn, texts)
+    def answer(question: str, sess: ChatSession | None, k: float, sources: list[str] | None, mode: str) -> tuple:
+        sess = sess or ChatSession(engine, settings)
+        panel = sess.ask(question, k=int(k), sources=sources, mode=mode)
+        return list(sess.messages), sess, gr.skip() if panel is None else panel
 
-    def open_citation(conv: Any, evt: gr.EventData) -> tuple:
+    def open_citation(sess: ChatSession | None, evt: gr.EventData) -> tuple:
         data = getattr(evt, "_data", None) or {}
         try:
             turn, kind, n = int(data.get("turn", -1)), str(data.get("kind", "cite")), int(data.get("cite", -1))
         except (TypeError, ValueError):
             return gr.skip(), gr.skip()
-        c = find_citation(conv, turn, kind, n)
-        if c is None:
-            return document_html(None, None, problem="That citation belongs to an earlier session: ask again."), gr.skip()
-        from qa.corpus import read_document
-
-        a = conv.turns[turn]
-        pool = a.citations or a.closest
-        texts = read_texts(settings, [x.source for x in pool])
-        try:
-            doc = read_document(settings.corpus_dir, c.source)
-        except QAError as exc:
-            return document_html(c, None, problem=str(exc)), sources_html(a, turn, texts, (kind, n))
-        return document_html(c, doc.text, doc.title), sources_html(a, turn, texts, (kind, n))
+        if sess is None:
+            return document_html(None, None, problem="Ask a question first."), gr.skip()
+        doc, panel = sess.open(turn, kind, n)
+        return doc, gr.skip() if panel is None else panel
 
     def new_chat() -> tuple:
         return [], None, sources_html(None, 0, {}), document_html(None, None)
@@ -597,18 +616,18 @@ def build_app(settings: Settings, engine: Any = None):
             )
             note_html = f'<div class="qa-meta">{esc(note)}</div>'
         except QAError as exc:
-            note_html = error_html(str(exc)).replace("Could not answer.", "Could not rebuild the index.")
+            note_html = error_html(str(exc), "Could not rebuild the index.")
         except Exception:
             log.exception("rebuilding the index failed")
-            note_html = error_html("Rebuilding the index failed; the details are in the server log.").replace(
-                "Could not answer.", "Could not rebuild the index."
-            )
+            note_html = error_html("The details are in the server log.", "Could not rebuild the index.")
         info = index_info(settings)
         return status_html(info), gr.Dropdown(choices=source_choices(info)), note_html
 
     with gr.Blocks(title="qa — cited answers from your documents", analytics_enabled=False) as demo:
-        conv_state = gr.State(None)
-        pending = gr.State("")
+        session_state = gr.State(None)  # a ChatSession, created by the first question
+        # The question being answered. A component, not a State: its value travels with the request,
+        # so a second question typed meanwhile cannot replace it.
+        pending = gr.Textbox(visible=False)
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, elem_id="qa-header"):
                 gr.HTML(
@@ -664,11 +683,11 @@ def build_app(settings: Settings, engine: Any = None):
                 sources = gr.HTML(sources_html(None, 0, {}), elem_id="qa-sources")
                 viewer = gr.HTML(document_html(None, None), elem_id="qa-doc", js_on_load=VIEWER_JS)
 
-        ask_inputs = [pending, chatbot, conv_state, k_slider, source_filter, mode_radio]
-        ask_outputs = [chatbot, conv_state, sources]
+        ask_inputs = [pending, session_state, k_slider, source_filter, mode_radio]
+        ask_outputs = [chatbot, session_state, sources]
         for trigger in (box.submit, ask_btn.click):
             trigger(add_question, [box, chatbot], [box, chatbot, pending], queue=False).then(
-                answer, ask_inputs, ask_outputs
+                answer, ask_inputs, ask_outputs, show_progress_on=chatbot
             )
 
         def pick_example(history: list, evt: gr.SelectData) -> tuple:
@@ -677,13 +696,13 @@ def build_app(settings: Settings, engine: Any = None):
 
         pick_example.__annotations__["evt"] = gr.SelectData
         chatbot.example_select(pick_example, [chatbot], [box, chatbot, pending], queue=False).then(
-            answer, ask_inputs, ask_outputs
+            answer, ask_inputs, ask_outputs, show_progress_on=chatbot
         )
         # `from __future__ import annotations` hides the types Gradio looks for: name them explicitly.
         open_citation.__annotations__["evt"] = gr.EventData
-        viewer.click(open_citation, [conv_state], [viewer, sources])
-        new_btn.click(new_chat, None, [chatbot, conv_state, sources, viewer], queue=False)
-        chatbot.clear(new_chat, None, [chatbot, conv_state, sources, viewer], queue=False)
+        viewer.click(open_citation, [session_state], [viewer, sources], show_progress="hidden")
+        new_btn.click(new_chat, None, [chatbot, session_state, sources, viewer], queue=False)
+        chatbot.clear(new_chat, None, [chatbot, session_state, sources, viewer], queue=False)
         rebuild_btn.click(rebuild, None, [status, source_filter, rebuild_note])
         demo.load(refresh, None, [status, source_filter], show_progress="hidden")
     return demo
