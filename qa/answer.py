@@ -1,5 +1,12 @@
 """Turn retrieved passages into an answer made only of the corpus's own words, with citations.
 
+An answer is a few sentences quoted verbatim from the retrieved passages, each followed by its
+citation [n]; a citation's `start`/`end` are the quoted sentence's offsets in its source file, so
+`source_text[start:end] == text`. Sentences come from pysbd, are scored against the question with
+the embedding model (one batch per question) plus word overlap, near-duplicates across articles
+are dropped. Quantity questions get a figures summary first (see `qa.figures`). When nothing is
+relevant enough the answer abstains and lists the closest passages instead.
+
 Records here are plain dataclasses; `to_dict` gives the stable JSON shape read by other tools:
 {"question", "answer", "citations": [{"id", "source", "title", "start", "end", "text", "score"}]}
 """
@@ -9,8 +16,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
+from qa import figures as fig
 from qa.config import Settings
+from qa.corpus import Chunk
 from qa.retrieve import Hit
+
+MAX_SENTENCES = 5  # sentences quoted in an answer (figure sentences may add to it)
+MIN_WORDS = 4  # shorter lines ("- News", "article picture") are never quoted
+LEXICAL_WEIGHT = 0.25  # score = cosine(question, sentence) + weight * share of question words in it
+NEAR_DUPLICATE = 0.92  # sentence cosine above this: the same sentence in another article
+KEEP_MARGIN = 0.12  # quote sentences scoring within this of the best one
 
 
 @dataclass(frozen=True)
@@ -21,7 +38,7 @@ class Citation:
     start: int  # offsets of the quoted span in the source text
     end: int
     text: str  # == source_text[start:end]
-    score: float  # relevance (cosine similarity of question and passage)
+    score: float  # relevance (cosine similarity of question and quoted sentence; passage when abstaining)
     passage_start: int = 0  # the retrieved passage the span was taken from
     passage_end: int = 0
 
@@ -34,6 +51,8 @@ class Citation:
             "end": self.end,
             "text": self.text,
             "score": round(self.score, 4),
+            "passage_start": self.passage_start,
+            "passage_end": self.passage_end,
         }
 
 
@@ -44,8 +63,9 @@ class Answer:
     citations: list[Citation]
     abstained: bool = False
     closest: list[Citation] = field(default_factory=list)  # shown when abstaining: "closest, but not an answer"
-    figures: list = field(default_factory=list)
+    figures: list = field(default_factory=list)  # list[qa.figures.Figure], for quantity questions
     resolved_question: str | None = None  # the question actually searched (follow-ups resolved)
+    figures_disagree: bool = False  # the sources give different figures for the asked quantity
 
     def to_dict(self) -> dict:
         out = {
@@ -60,7 +80,124 @@ class Answer:
             out["closest"] = [c.to_dict() for c in self.closest]
         if self.figures:
             out["figures"] = [f.to_dict() if hasattr(f, "to_dict") else f for f in self.figures]
+            out["figures_disagree"] = self.figures_disagree
         return out
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence of a retrieved passage, with its offsets in the source document."""
+
+    chunk: Chunk
+    start: int  # == chunk.start + offset in the chunk
+    end: int
+    text: str
+    rank: int  # rank of the passage it came from (0 = best)
+
+
+def _segmenter():
+    import pysbd
+
+    return pysbd.Segmenter(language="en", clean=False, char_span=True)
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of `text`: lines first (news paragraphs and titles), then pysbd."""
+    seg = _segmenter()
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for line in text.split("\n"):
+        cursor = 0
+        if line.strip():
+            for span in seg.segment(line):
+                sent = span.sent
+                a = span.start if line[span.start : span.end] == sent else line.find(sent, cursor)
+                if a < 0:
+                    continue
+                b = a + len(sent)
+                cursor = b
+                while a < b and line[a].isspace():
+                    a += 1
+                while b > a and line[b - 1].isspace():
+                    b -= 1
+                if b > a:
+                    spans.append((pos + a, pos + b))
+        pos += len(line) + 1
+    return spans
+
+
+def passage_sentences(hits: Sequence[Hit]) -> list[Sentence]:
+    """Sentences of the hits, each span once (overlapping passages repeat sentences), long enough to quote.
+
+    A document's title line is left out: the citation shows it anyway, and a headline is not a finding.
+    """
+    seen: set[tuple[str, int, int]] = set()
+    out = []
+    for rank, hit in enumerate(hits):
+        c = hit.chunk
+        for a, b in split_sentences(c.text):
+            key = (c.doc_id, c.start + a, c.start + b)
+            text = c.text[a:b]
+            if key in seen or len(text.split()) < MIN_WORDS or (text == c.title and not c.text[:a].strip()
+                                                                and c.start + a < len(c.title) + 2):
+                continue
+            seen.add(key)
+            out.append(Sentence(c, c.start + a, c.start + b, text, rank))
+    return out
+
+
+def _stopwords() -> set[str]:
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return set(STOPWORDS_EN) | fig.FUNCTION_WORDS
+
+
+def _content_stems(text: str) -> set[str]:
+    stop = _stopwords()
+    words = [w for w in fig._WORD.findall(text.lower()) if w not in stop]
+    return set(fig._stem_words(" ".join(words)))
+
+
+def score_sentences(question: str, sentences: Sequence[Sentence], embedder, qvec: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(score, cosine, sentence vectors): cosine with the question plus a word-overlap bonus."""
+    if not sentences:
+        return np.zeros(0), np.zeros(0), np.zeros((0, 1), dtype=np.float32)
+    texts = [s.text for s in sentences]
+    if qvec is None:
+        vecs = embedder.encode([question, *texts])
+        qvec, svecs = vecs[0], vecs[1:]
+    else:
+        svecs = embedder.encode(texts)
+    cos = svecs @ np.asarray(qvec, dtype=np.float32)
+    q_stems = _content_stems(question)
+    overlap = np.array([len(q_stems & _content_stems(t)) / len(q_stems) if q_stems else 0.0 for t in texts])
+    return cos + LEXICAL_WEIGHT * overlap, cos, svecs
+
+
+def question_names(question: str) -> list[str]:
+    """Names the question uses: capitalised or all-caps words after its first word ("Seoul", "GDP", "Kirby")."""
+    words = fig._WORD.findall(question.replace(".", ""))
+    stop = _stopwords()
+    return [w for w in words[1:] if w[:1].isupper() and w.lower() not in stop and not w.isdigit()]
+
+
+def missing_names(question: str, hits: Sequence[Hit]) -> list[str]:
+    """Names of the question that no retrieved passage mentions: the passages are about something else.
+
+    A name matches a passage word sharing its first letters ("Zelensky" ~ "Zelenskyy", "Korea" ~ "Korean").
+    """
+    names = question_names(question)
+    if not names:
+        return []
+    vocab = {w.lower() for h in hits for w in fig._WORD.findall(h.chunk.text.replace(".", ""))}
+    prefixes = {w[:n] for w in vocab for n in range(4, len(w) + 1)}
+
+    def present(name: str) -> bool:
+        n = name.lower().replace("’", "'").removesuffix("'s")
+        return n in vocab or (len(n) >= 4 and (n in prefixes or any(n.startswith(v) for v in vocab if len(v) >= 4)))
+
+    return [n for n in names if not present(n)]
 
 
 def _passage_citation(n: int, hit: Hit) -> Citation:
@@ -69,15 +206,121 @@ def _passage_citation(n: int, hit: Hit) -> Citation:
 
 
 def abstain_text(question: str) -> str:
-    return f"The corpus does not say. No passage is relevant enough to answer: {question.strip()}"
+    return (f"The corpus does not say. No passage is relevant enough to answer: {question.strip()} "
+            "The closest passages are listed, but they are not an answer.")
 
 
-def compose(question: str, hits: Sequence[Hit], settings: Settings, resolved: str | None = None) -> Answer:
-    """Answer from hits; abstain when the best passage is below the relevance threshold."""
-    relevant = [h for h in hits if h.relevance >= settings.min_relevance]
-    if not relevant:
-        closest = [_passage_citation(i, h) for i, h in enumerate(hits[:3], start=1)]
-        return Answer(question, abstain_text(question), [], True, closest, resolved_question=resolved)
-    cites = [_passage_citation(i, h) for i, h in enumerate(relevant, start=1)]
-    text = "\n\n".join(f"{c.text} [{c.id}]" for c in cites)
-    return Answer(question, text, cites, resolved_question=resolved)
+def _abstain(question: str, hits: Sequence[Hit], resolved: str | None) -> Answer:
+    closest = [_passage_citation(i, h) for i, h in enumerate(hits[:3], start=1)]
+    return Answer(question, abstain_text(question), [], True, closest, resolved_question=resolved)
+
+
+def _select(order: np.ndarray, scores: np.ndarray, svecs: np.ndarray, sentences: Sequence[Sentence],
+            chosen: list[int], limit: int) -> list[int]:
+    """Add the best sentences to `chosen`, skipping near-duplicates and those far below the best."""
+    best = float(scores[order[0]])
+    for i in order:
+        if len(chosen) >= limit or scores[i] < best - KEEP_MARGIN:
+            break
+        if i in chosen:
+            continue
+        if any(sentences[i].text == sentences[j].text or float(svecs[i] @ svecs[j]) > NEAR_DUPLICATE
+               for j in chosen):
+            continue
+        chosen.append(int(i))
+    return chosen
+
+
+def compose(
+    question: str,
+    hits: Sequence[Hit],
+    settings: Settings,
+    resolved: str | None = None,
+    embedder=None,
+    qvec: np.ndarray | None = None,
+) -> Answer:
+    """Answer from hits: quoted sentences with citations, a figures line for quantity questions, or abstain.
+
+    Abstains when the best passage's cosine is below `settings.min_relevance` or the best sentence's
+    is below MIN_SENTENCE_RELEVANCE. Without an embedder, sentences are ranked by word overlap only.
+    """
+    query = resolved or question
+    sentences = passage_sentences(hits)
+    if not sentences or missing_names(query, hits):
+        return _abstain(question, hits, resolved)
+    if embedder is not None:
+        scores, cos, svecs = score_sentences(query, sentences, embedder, qvec)
+    else:  # lexical only: cosines unknown, take the passage's
+        q_stems = _content_stems(query)
+        cos = np.array([hits[s.rank].relevance for s in sentences])
+        scores = np.array([len(q_stems & _content_stems(s.text)) / max(len(q_stems), 1) for s in sentences])
+        svecs = np.eye(len(sentences), dtype=np.float32)
+    if float(cos.max()) < settings.min_relevance:  # the best quotable sentence is what must be relevant
+        return _abstain(question, hits, resolved)
+    order = np.argsort(-scores, kind="stable")
+
+    # Figures: every sentence of the retrieved passages may give one; keep those of the asked kind.
+    kinds = fig.question_kinds(question) or (fig.question_kinds(query) if query != question else None)
+    figure_idx: list[int] = []
+    about: tuple[str, ...] = ()
+    found: list[tuple[fig.Mention, int]] = []
+    if kinds:
+        about = fig.asked_noun(question) or fig.asked_noun(query)
+        pool = order if kinds != ("date",) else _select(order, scores, svecs, sentences, [], MAX_SENTENCES)
+        for i in pool:
+            if kinds != ("date",) and cos[i] < settings.min_relevance:
+                continue
+            ms = [m for m in fig.mentions(sentences[i].text, about) if m.kind in kinds]
+            if ms:
+                figure_idx.append(int(i))
+                found.extend((m, int(i)) for m in ms)
+    chosen = list(dict.fromkeys(figure_idx))
+    chosen = _select(order, scores, svecs, sentences, chosen, max(MAX_SENTENCES, len(chosen)))
+
+    # Number citations in order of first appearance: the figures line first, then the quoted sentences.
+    figures = fig.group(found, kinds) if found else []
+    cid: dict[int, int] = {}
+    for f_sent in _figure_order(figures, found):
+        cid.setdefault(f_sent, len(cid) + 1)
+    body = _body_order(chosen, sentences, scores, cid)
+    for i in body:
+        cid.setdefault(i, len(cid) + 1)
+    figures = fig.group([(m, cid[i]) for m, i in found], kinds) if found else []
+    citations = []
+    for i, n in sorted(cid.items(), key=lambda kv: kv[1]):
+        s = sentences[i]
+        assert s.chunk.text[s.start - s.chunk.start : s.end - s.chunk.start] == s.text
+        citations.append(Citation(n, s.chunk.doc_id, s.chunk.title, s.start, s.end, s.text, float(cos[i]),
+                                  s.chunk.start, s.chunk.end))
+    if figures:
+        parts = [fig.summary(figures)]
+    elif kinds and kinds != ("date",):
+        what = "this" if kinds == ("count",) else fig.KIND_LABELS.get(kinds[0], kinds[0])
+        parts = [f"The sources give no figure for {what}; the closest sentences follow."]
+    else:
+        parts = []
+    parts.append(" ".join(f"{sentences[i].text} [{cid[i]}]" for i in body))
+    disagree = bool(fig.disagreeing_kinds(figures))
+    return Answer(question, "\n\n".join(parts), citations, figures=figures, resolved_question=resolved,
+                  figures_disagree=disagree)
+
+
+def _figure_order(figures: Sequence[fig.Figure], found: Sequence[tuple[fig.Mention, int]]) -> list[int]:
+    """Sentence indexes in the order the figures line cites them (figures grouped by sentence index)."""
+    out: list[int] = []
+    for f in figures:  # f.citations hold sentence indexes here (first grouping pass)
+        out.extend(f.citations)
+    return list(dict.fromkeys(out))
+
+
+def _body_order(chosen: list[int], sentences: Sequence[Sentence], scores: np.ndarray, cited: dict[int, int]
+                ) -> list[int]:
+    """Quoted sentences: those the figures line cites, in its order; then by article (best first), in reading order."""
+    first = sorted((i for i in chosen if i in cited), key=cited.__getitem__)
+    rest = [i for i in chosen if i not in cited]
+    best_of_doc: dict[str, float] = {}
+    for i in rest:
+        d = sentences[i].chunk.doc_id
+        best_of_doc[d] = max(best_of_doc.get(d, -9.0), float(scores[i]))
+    rest.sort(key=lambda i: (-best_of_doc[sentences[i].chunk.doc_id], sentences[i].chunk.doc_id, sentences[i].start))
+    return first + rest
