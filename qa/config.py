@@ -37,7 +37,7 @@ class Settings:
     dense_weight: float = 1.0
     bm25_weight: float = 1.0
     fetch_factor: int = 4  # fetch k * fetch_factor candidates from each side before fusing
-    min_relevance: float = 0.30  # best passage's cosine similarity below this: abstain
+    min_relevance: float = 0.27  # best quotable sentence's cosine below this: abstain (tuned, see README)
     # Index type: exact search below this many chunks, approximate (HNSW) above.
     ann_threshold: int = 200_000
     # UI
