@@ -114,21 +114,29 @@ def index_status(ctx: click.Context, as_json: bool) -> None:
     """Per document: indexed, stale, new, removed or skipped (with the reason)."""
     from dataclasses import asdict
 
-    from qa.errors import IndexMissingError
-    from qa.store import corpus_status, is_fresh, read_manifest
+    from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
+    from qa.store import check_compatible, corpus_status, is_fresh, read_manifest, verify_files
 
     settings = _settings(ctx)
     try:
         manifest = read_manifest(settings.index_dir)
     except IndexMissingError:
         manifest = None
+    problem = None  # a listed index that cannot be used: say so here, not only at the first question
+    if manifest is not None:
+        try:
+            check_compatible(manifest, settings)
+            verify_files(manifest, settings.index_dir / manifest.generation)
+        except (IndexCorruptError, IndexMismatchError) as exc:
+            problem = str(exc)
     statuses = corpus_status(settings, manifest)
-    fresh = manifest is not None and is_fresh(statuses)
+    fresh = manifest is not None and problem is None and is_fresh(statuses)
     if as_json:
         out = {
             "index": str(settings.index_dir),
             "built": manifest is not None,
             "fresh": fresh,
+            "problem": problem,
             "documents": [asdict(s) for s in statuses],
         }
         if manifest:
@@ -148,7 +156,9 @@ def index_status(ctx: click.Context, as_json: bool) -> None:
         if s.reason:
             detail = s.reason
         click.echo(f"  {s.status:8} {s.doc_id}" + (f"  ({detail})" if detail else ""))
-    if manifest is not None and not fresh:
+    if problem:
+        click.echo(f"the index cannot be used: {problem}")
+    elif manifest is not None and not fresh:
         click.echo("the index is stale: run `qa index build`")
 
 

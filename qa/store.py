@@ -45,6 +45,7 @@ from qa.errors import (
 
 FORMAT_VERSION = 2  # 2: chunk_offsets.npy + chunk_docs.npy, IVF-SQ8 for large indexes
 MANIFEST = "manifest.json"
+VECTORS_IN_RAM = 512 * 2**20  # vectors.npy up to this size (~350k chunks) is read into memory
 HASH_LIMIT = 256 * 2**20  # files up to this size get a sha256 check on load; larger ones a size check
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -366,6 +367,12 @@ def verify_files(manifest: Manifest, root: Path) -> None:
             raise IndexCorruptError(f"index file {rel} is missing or truncated")
         if meta.get("sha256") and _sha256_file(p) != meta["sha256"]:
             raise IndexCorruptError(f"index file {rel} was modified after the build")
+    try:  # the header alone: the vectors match the manifest's chunk count and model dimensions
+        shape = np.load(root / "vectors.npy", mmap_mode="r").shape
+    except (OSError, EOFError, ValueError) as exc:
+        raise IndexCorruptError(f"vectors.npy is unreadable ({exc})") from None
+    if shape != (manifest.n_chunks, manifest.model["dim"]):
+        raise IndexCorruptError(f"vectors.npy holds {shape}, manifest.json says {(manifest.n_chunks, manifest.model['dim'])}")
 
 
 def read_manifest(index_dir: Path) -> Manifest:
@@ -460,7 +467,11 @@ def load_index(settings: Settings, *, check_fresh: bool = True) -> Index:
                 or (n and not 0 <= int(doc_codes.min()) <= int(doc_codes.max()) < len(manifest.documents))):
             raise ValueError("chunk offsets or document codes disagree with chunks.jsonl")
         chunks = ChunkTable(jsonl, offsets, doc_codes, sorted(manifest.documents))
-        vectors = np.load(root / "vectors.npy", mmap_mode="r")
+        vec_path = root / "vectors.npy"
+        # In RAM up to VECTORS_IN_RAM: a memory-mapped file truncated in place (by hand, while the app
+        # runs) kills the process with SIGBUS. Above it, mapped: RAM matters more at that size.
+        in_ram = vec_path.stat().st_size <= VECTORS_IN_RAM
+        vectors = np.load(vec_path, mmap_mode=None if in_ram else "r")
         fidx = faiss.read_index(str(root / "faiss.index"))
         bm25 = bm25s.BM25.load(str(root / "bm25"), mmap=False)
         tokenizer = _make_tokenizer()

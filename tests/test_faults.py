@@ -1,0 +1,319 @@
+"""Faults: a damaged, deleted or hand-edited index, and builds killed at random points.
+
+Whatever happens to index/, the app either loads a complete index or says to run `qa index build`;
+the corpus is never touched; a rebuild always repairs it (and never reuses damaged vectors).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from qa.chat import Engine
+from qa.cli import cli
+from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, IndexStaleError
+from qa.store import build_index, load_index, read_manifest
+from tests.conftest import CORPUS, ROOT, make_home, settings_for
+
+QUESTION = "How many North Korean troops were deployed?"
+
+
+def cli_ask(s, question: str = QUESTION):
+    """`qa ask --json` in-process against settings `s`; never a crash."""
+    env = {"QA_CORPUS_DIR": str(s.corpus_dir), "QA_INDEX_DIR": str(s.index_dir)}
+    r = CliRunner().invoke(cli, ["ask", "--json", question], env=env)
+    if r.exception is not None and not isinstance(r.exception, SystemExit):
+        raise AssertionError(f"qa ask crashed: {r.exception!r}") from r.exception
+    return r
+
+
+def corpus_hashes(corpus: Path) -> dict[str, str]:
+    return {p.relative_to(corpus).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(corpus.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory, embedder):
+    """The real corpus with a built index and its answer, copied per test before any damage."""
+    home = make_home(tmp_path_factory.mktemp("pristine"), copy_corpus=True)
+    s = settings_for(home)
+    build_index(s, embedder)
+    answer = Engine(s, embedder).ask(QUESTION).to_dict()
+    return s, answer
+
+
+@pytest.fixture()
+def damaged(pristine, tmp_path):
+    """A private copy of the index (same corpus) to damage."""
+    s, answer = pristine
+    shutil.copytree(s.index_dir, tmp_path / "index")
+    return s.with_(index_dir=tmp_path / "index"), answer
+
+
+def _generation_files(s) -> list[str]:
+    return sorted(read_manifest(s.index_dir).files)
+
+
+def test_every_index_file_is_covered_by_the_damage_tests(pristine):
+    s, _ = pristine
+    files = _generation_files(s)
+    assert {"chunks.jsonl", "vectors.npy", "faiss.index"} <= set(files)
+    assert any(f.startswith("bm25/") for f in files)
+
+
+DAMAGE = ["truncate", "flip", "delete", "empty"]
+
+
+def _damage(path: Path, how: str, rng: random.Random) -> None:
+    data = path.read_bytes()
+    if how == "truncate":
+        path.write_bytes(data[: len(data) // 2])
+    elif how == "flip":  # same size, one byte changed: only the checksum can tell
+        i = rng.randrange(len(data)) if data else 0
+        path.write_bytes(data[:i] + bytes([(data[i] ^ 0x5A) if data else 0]) + data[i + 1 :])
+    elif how == "delete":
+        path.unlink()
+    elif how == "empty":
+        path.write_bytes(b"")
+
+
+@pytest.mark.parametrize("how", DAMAGE)
+def test_damaged_index_files_are_refused_then_rebuilt(damaged, embedder, how):
+    s, answer = damaged
+    rng = random.Random(f"{how}")
+    gen = s.index_dir / read_manifest(s.index_dir).generation
+    for rel in _generation_files(s):
+        backup = (gen / rel).read_bytes()
+        _damage(gen / rel, how, rng)
+        with pytest.raises(IndexCorruptError) as e:
+            load_index(s)
+        assert "qa index build" in str(e.value), rel
+        r = cli_ask(s)
+        assert r.exit_code == 1 and r.output.startswith("error: ") and "qa index build" in r.output, (rel, r.output)
+        (gen / rel).write_bytes(backup)
+    # damage everything at once, then the fix the message names repairs it, with the same answers
+    for rel in _generation_files(s):
+        _damage(gen / rel, how, rng)
+    report = build_index(s, embedder)
+    assert not report.unchanged
+    assert Engine(s, embedder).ask(QUESTION).to_dict() == answer
+    assert [p.name for p in s.index_dir.iterdir() if p.is_dir()] == [read_manifest(s.index_dir).generation]
+
+
+MANIFEST_EDITS = {
+    "not json": lambda m: "{not json",
+    "empty": lambda m: "",
+    "a list": lambda m: "[]",
+    "binary": lambda m: "\x00\xff",
+    "no generation": lambda m: {k: v for k, v in m.items() if k != "generation"},
+    "generation elsewhere": lambda m: {**m, "generation": "../../etc"},
+    "generation is a number": lambda m: {**m, "generation": 7},
+    "files is a list": lambda m: {**m, "files": []},
+    "documents is null": lambda m: {**m, "documents": None},
+    "model is text": lambda m: {**m, "model": "minilm"},
+    "other model": lambda m: {**m, "model": {**m["model"], "name": "other/model"}},
+    "other dims": lambda m: {**m, "model": {**m["model"], "dim": 768}},
+    "n_chunks": lambda m: {**m, "n_chunks": m["n_chunks"] + 1},
+    "format": lambda m: {**m, "format_version": 999},
+    "file size": lambda m: {**m, "files": {k: {**v, "bytes": v["bytes"] + 1} for k, v in m["files"].items()}},
+    "file checksum": lambda m: {**m, "files": {k: {**v, "sha256": "0" * 64} for k, v in m["files"].items()}},
+}
+
+
+@pytest.mark.parametrize("edit", list(MANIFEST_EDITS))
+def test_hand_edited_manifest_is_a_typed_error_naming_the_fix(damaged, edit):
+    s, _ = damaged
+    path = s.index_dir / "manifest.json"
+    edited = MANIFEST_EDITS[edit](json.loads(path.read_text()))
+    path.write_text(edited if isinstance(edited, str) else json.dumps(edited), encoding="utf-8", errors="surrogatepass")
+    with pytest.raises((IndexCorruptError, IndexMismatchError, IndexMissingError)) as e:
+        load_index(s)
+    assert "qa index build" in str(e.value)
+    for args in (["ask", QUESTION], ["index", "status"]):
+        r = CliRunner().invoke(cli, args, env={"QA_CORPUS_DIR": str(s.corpus_dir), "QA_INDEX_DIR": str(s.index_dir)})
+        assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
+        assert "qa index build" in r.output, (args, r.output)
+
+
+def test_missing_index_folder_or_generation_before_start(damaged):
+    s, _ = damaged
+    shutil.rmtree(s.index_dir / read_manifest(s.index_dir).generation)
+    with pytest.raises(IndexCorruptError):
+        load_index(s)
+    shutil.rmtree(s.index_dir)
+    with pytest.raises(IndexMissingError):
+        load_index(s)
+    r = cli_ask(s)
+    assert r.exit_code == 1 and "run `qa index build`" in r.output
+
+
+RUNNING_FAULTS = ["delete folder", "replace files", "truncate in place"]
+
+
+def test_running_engine_keeps_answering_when_the_index_changes_under_it(pristine, tmp_path):
+    """The index is loaded into the process: damage on disk after loading never breaks the app.
+
+    Runs in a subprocess (one for all three faults): a memory-mapped file truncated in place kills a
+    process with SIGBUS, which must not take the test runner down with it.
+    """
+    s, answer = pristine
+    cases = []
+    for i, how in enumerate(RUNNING_FAULTS):
+        shutil.copytree(s.index_dir, tmp_path / f"index{i}")
+        cases.append((str(tmp_path / f"index{i}"), how))
+    script = f"""
+import json, os, shutil, sys
+from pathlib import Path
+from qa.chat import Engine
+from qa.config import Settings
+results = {{}}
+for index_dir, how in {cases!r}:
+    s = Settings(corpus_dir=Path({str(s.corpus_dir)!r}), index_dir=Path(index_dir))
+    engine = Engine(s)
+    first = engine.ask({QUESTION!r}).to_dict()
+    gen = engine.index.root
+    if how == "delete folder":
+        shutil.rmtree(s.index_dir)
+    else:
+        for p in sorted(gen.rglob("*")):
+            if p.is_file():
+                if how == "replace files":
+                    p.unlink(); p.write_bytes(os.urandom(64))
+                else:
+                    with open(p, "r+b") as f:
+                        f.truncate(0)
+    out = []
+    for _ in range(3):
+        try:
+            out.append(engine.ask({QUESTION!r}).to_dict())
+        except Exception as exc:  # a typed error is acceptable; a dead process is not
+            out.append({{"error": type(exc).__name__, "message": str(exc)}})
+    results[how] = {{"first": first, "after": out}}
+    print(how, "survived", file=sys.stderr, flush=True)
+print(json.dumps(results))
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
+                          cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert proc.returncode == 0, f"the app died (exit {proc.returncode}): {proc.stderr[-2000:]}"
+    results = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert list(results) == RUNNING_FAULTS
+    for how, out in results.items():
+        assert out["first"] == answer, how
+        for a in out["after"]:
+            if "error" in a:
+                assert a["error"].startswith("Index") and "qa index build" in a["message"], (how, a)
+            else:
+                assert a == answer, how
+    # deleting or replacing files never even disturbs a running app
+    assert all("error" not in a for how in RUNNING_FAULTS[:2] for a in results[how]["after"])
+
+
+# ---------------------------------------------------------------- builds killed at random points
+
+KILLS = 20
+
+
+def _docs_corpus(home: Path, n: int, rng: random.Random) -> None:
+    """n distinct news-like documents made from the real articles' sentences."""
+    sentences = []
+    for p in sorted(CORPUS.iterdir()):
+        text = p.read_text(encoding="utf-8")
+        sentences += [x.strip() + "." for x in text.replace("\n", " ").split(". ") if len(x.split()) > 5]
+    for i in range(n):
+        body = " ".join(rng.sample(sentences, 8))
+        (home / "corpus" / f"doc_{i:03}.txt").write_text(f"Report {i}\n\n{body}\n", encoding="utf-8")
+
+
+class _Build:
+    """A real `qa index build` subprocess whose output is watched for its stages."""
+
+    def __init__(self, s, force: bool) -> None:
+        env = {**os.environ, "QA_CORPUS_DIR": str(s.corpus_dir), "QA_INDEX_DIR": str(s.index_dir),
+               "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+        self.t0 = time.monotonic()
+        self.proc = subprocess.Popen([sys.executable, "-m", "qa", "index", "build", *(["--force"] if force else [])],
+                                     env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.output = b""
+        self.embedding = threading.Event()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        for chunk in iter(lambda: self.proc.stdout.read1(4096), b""):
+            self.output += chunk
+            if b"embedding" in self.output:
+                self.embedding.set()
+
+    def finish(self) -> int:
+        self.proc.wait(timeout=300)
+        self.reader.join(timeout=10)
+        return self.proc.returncode
+
+
+@pytest.mark.slow
+def test_builds_killed_at_random_points_never_lose_the_index(tmp_path, embedder):
+    """SIGKILL `qa index build` at seeded random moments (>= 20 times): the last complete index always
+    loads; a stale one says `qa index build`; the corpus is untouched; the next build cleans up."""
+    rng = random.Random(20261123)
+    home = make_home(tmp_path)
+    _docs_corpus(home, 50, rng)
+    s = settings_for(home)
+    build_index(s, embedder)
+    # one unkilled build measures where the stages fall on this machine (start, embedding, end)
+    ref = _Build(s, force=True)
+    assert ref.finish() == 0, ref.output.decode(errors="replace")
+    t_end = time.monotonic() - ref.t0
+    outcomes: dict[str, int] = {}
+    previous = read_manifest(s.index_dir).generation
+    for i in range(KILLS):
+        # change the corpus so every build has work; every other build re-embeds everything
+        (home / "corpus" / f"doc_{i:03}.txt").write_text(f"Report {i} revised\n\nRevision {i}: " + " ".join(
+            rng.sample((home / "corpus" / "doc_049.txt").read_text().split(), 20)) + "\n", encoding="utf-8")
+        before = corpus_hashes(s.corpus_dir)
+        build = _Build(s, force=i % 2 == 0)
+        if i % 2:  # anywhere from process start to the end of a normal build
+            time.sleep(rng.uniform(0, t_end))
+        else:  # somewhere after embedding began: chunking, embedding, writing, swapping, cleaning
+            build.embedding.wait(timeout=120)
+            time.sleep(rng.uniform(0, max(0.2, t_end * 0.4)))
+        build.proc.send_signal(signal.SIGKILL)
+        code = build.finish()
+        assert corpus_hashes(s.corpus_dir) == before, "the build changed the corpus"
+        current = read_manifest(s.index_dir).generation
+        idx = load_index(s, check_fresh=False)  # the last complete index always loads
+        assert len(idx) == idx.manifest.n_chunks
+        if current == previous:
+            outcome = "killed, previous index kept"
+            with pytest.raises(IndexStaleError) as e:
+                load_index(s)
+            assert "qa index build" in str(e.value)
+            r = cli_ask(s)
+            assert r.exit_code == 1 and "qa index build" in r.output
+        else:
+            outcome = "finished before the kill" if code == 0 else "killed after the manifest swap"
+            load_index(s)  # the new index is complete and matches the corpus
+            r = cli_ask(s)
+            assert r.exit_code == 0 and json.loads(r.output)["citations"], r.output
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        previous = current
+    print(f"\nkill loop ({KILLS} kills, reference build {t_end:.1f} s): {outcomes}")
+    assert outcomes.get("killed, previous index kept", 0) >= 1
+    # the next build completes and leaves one generation, no temporary files
+    build_index(s, embedder)
+    load_index(s)
+    leftovers = [p.name for p in s.index_dir.iterdir() if p.name not in (".lock", "manifest.json")]
+    assert leftovers == [read_manifest(s.index_dir).generation]
+    assert sorted(corpus_hashes(s.corpus_dir)) == [f"doc_{i:03}.txt" for i in range(50)]
+
