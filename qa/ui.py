@@ -492,6 +492,9 @@ button.qa-copy:hover { background: var(--background-fill-secondary); }
 .qa-sources { max-height: 440px; overflow-y: auto; padding-right: 4px; }
 .qa-doc { max-height: 420px; overflow-y: auto; padding-right: 4px; margin-top: 10px; }
 .qa-panel-head { margin: 0 0 6px; font-size: 1rem; }
+.qa-sources > .qa-panel-head { position: sticky; top: 0; z-index: 1; padding-bottom: 4px;
+  background: var(--body-background-fill); }
+.qa-doc-head .qa-title { display: -webkit-box; -webkit-line-clamp: 2; -webkit-box-orient: vertical; overflow: hidden; }
 .qa-source { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px 10px;
   margin-bottom: 8px; cursor: pointer; background: var(--background-fill-primary); }
 .qa-source:hover, .qa-source:focus { border-color: var(--color-accent); }
@@ -551,9 +554,24 @@ watch('value', () => {
   // Scroll the document box to the quote, then bring the box itself into view if it is off screen.
   const m = element.querySelector('mark.qa-hit'), box = element.querySelector('.qa-doc');
   if (!m || !box) return;
+  const head = box.querySelector('.qa-doc-head'), below = (head ? head.offsetHeight : 0) + 24;
   const top = m.getBoundingClientRect().top - box.getBoundingClientRect().top + box.scrollTop;
-  box.scrollTop = Math.max(0, top - box.clientHeight / 3);
+  box.scrollTop = Math.max(0, top - below - Math.max(0, box.clientHeight - below - m.offsetHeight) / 4);
   box.scrollIntoView({block: 'nearest'});
+});
+"""
+
+
+# The sources panel keeps the passage being read in view inside its own scroll box.
+SOURCES_JS = r"""
+watch('value', () => {
+  const a = element.querySelector('.qa-source.qa-active'), box = element.querySelector('.qa-sources');
+  if (!a || !box) return;
+  const head = box.querySelector('.qa-panel-head'), below = (head ? head.offsetHeight : 0) + 8;
+  const top = a.getBoundingClientRect().top - box.getBoundingClientRect().top + box.scrollTop;
+  if (top - below < box.scrollTop || top + a.offsetHeight > box.scrollTop + box.clientHeight) {
+    box.scrollTop = Math.max(0, top - below);
+  }
 });
 """
 
@@ -678,9 +696,9 @@ def build_app(settings: Settings, engine: Any = None):
                     )
                     with gr.Row():
                         rebuild_btn = gr.Button("Rebuild index", elem_id="qa-rebuild", scale=1)
-                        rebuild_note = gr.HTML("", elem_id="qa-rebuild-note")
+                        rebuild_note = gr.HTML("", elem_id="qa-rebuild-note", min_height=48)
             with gr.Column(scale=2, min_width=360):
-                sources = gr.HTML(sources_html(None, 0, {}), elem_id="qa-sources")
+                sources = gr.HTML(sources_html(None, 0, {}), elem_id="qa-sources", js_on_load=SOURCES_JS)
                 viewer = gr.HTML(document_html(None, None), elem_id="qa-doc", js_on_load=VIEWER_JS)
 
         ask_inputs = [pending, session_state, k_slider, source_filter, mode_radio]
@@ -703,7 +721,7 @@ def build_app(settings: Settings, engine: Any = None):
         viewer.click(open_citation, [session_state], [viewer, sources], show_progress="hidden")
         new_btn.click(new_chat, None, [chatbot, session_state, sources, viewer], queue=False)
         chatbot.clear(new_chat, None, [chatbot, session_state, sources, viewer], queue=False)
-        rebuild_btn.click(rebuild, None, [status, source_filter, rebuild_note])
+        rebuild_btn.click(rebuild, None, [status, source_filter, rebuild_note], show_progress_on=rebuild_note)
         demo.load(refresh, None, [status, source_filter], show_progress="hidden")
     return demo
 

@@ -313,11 +313,15 @@ def viewer_source(pg) -> str:
 
 
 def assert_visible_in_viewer(pg, mark) -> None:
+    """The highlighted span's first line is inside the viewer's scroll box, below its sticky header, on screen."""
+    pg.wait_for_timeout(200)
     box = pg.locator("#qa-doc .qa-doc").bounding_box()
+    head = pg.locator("#qa-doc .qa-doc-head").bounding_box()
     m = mark.bounding_box()
-    assert m is not None and box is not None
-    assert box["y"] - 1 <= m["y"] and m["y"] + min(m["height"], 40) <= box["y"] + box["height"] + 1, (m, box)
-    assert 0 <= m["y"] <= pg.viewport_size["height"]
+    assert m is not None and box is not None and head is not None
+    assert head["y"] + head["height"] - 2 <= m["y"], (m, head)
+    assert m["y"] + min(m["height"], 40) <= box["y"] + box["height"] + 1, (m, box)
+    assert m["y"] >= 0 and m["y"] + 20 <= pg.viewport_size["height"]
 
 
 @pytest.mark.slow
@@ -349,22 +353,28 @@ def test_question_gets_cited_answer_sources_and_highlighted_document(page, app_s
         assert mark.text_content() == corpus_text(app_server, name)[start:end] and end > start
     assert len(files) >= 3  # the articles disagree on the figure: several are cited
 
-    # Clicking [1] in the answer shows the full document, the span highlighted and scrolled into view.
-    mark = open_viewer_mark(page, reply.locator("a.qa-cite").first)
+    # Clicking the last [n] in the answer shows the full document, the span highlighted and scrolled
+    # into view; the sources panel scrolls to that passage.
+    n = cited[-1]
+    mark = open_viewer_mark(page, reply.locator(".qa-text a.qa-cite", has_text=f"[{n}]").last)
     src = viewer_source(page)
     full = corpus_text(app_server, src)
     start, end = int(mark.get_attribute("data-start")), int(mark.get_attribute("data-end"))
     assert mark.text_content() == full[start:end]
     assert page.locator("#qa-doc .qa-doc-text").text_content() == full
     assert_visible_in_viewer(page, mark)
-    assert page.locator("#qa-sources .qa-source.qa-active").get_attribute("data-cite") == "1"
+    active = page.locator("#qa-sources .qa-source.qa-active")
+    assert active.get_attribute("data-cite") == str(n) and active.get_attribute("data-source") == src
+    page.wait_for_timeout(300)
+    panel, box = page.locator("#qa-sources .qa-sources").bounding_box(), active.bounding_box()
+    assert panel["y"] - 1 <= box["y"] <= panel["y"] + panel["height"], (box, panel)
     shot(page, "ui-answer")
 
-    # Clicking the last source in the panel opens that one.
-    last = items.nth(items.count() - 1)
-    mark = open_viewer_mark(page, last)
-    assert viewer_source(page) == last.get_attribute("data-source")
-    assert mark.text_content() == last.locator("mark.qa-hit").text_content()
+    # Clicking the first source in the panel opens that one.
+    first = items.nth(0)
+    mark = open_viewer_mark(page, first)
+    assert viewer_source(page) == first.get_attribute("data-source")
+    assert mark.text_content() == first.locator("mark.qa-hit").text_content()
     assert_visible_in_viewer(page, mark)
 
     # Copy puts the plain answer and its sources on the clipboard.
