@@ -408,7 +408,10 @@ def test_unrelated_question_abstains_and_errors_are_messages(page):
 
 @pytest.mark.slow
 def test_follow_up_in_the_same_session(page, app_server):
-    first = ask(page, "Who is Ryu Seong-hyeon?")
+    page.get_by_text("Who is Ryu Seong-hyeon?").first.click()  # an example on the empty chat
+    page.wait_for_selector("#qa-chat .qa-answer")
+    first = page.locator("#qa-chat .qa-answer").first
+    assert page.locator("#qa-chat .qa-question").first.inner_text() == "Who is Ryu Seong-hyeon?"
     assert "Ryu" in first.inner_text() and first.locator("a.qa-cite").count() >= 1
     second = ask(page, "When did he escape?")
     assert "2019" in second.locator(".qa-text").inner_text()
