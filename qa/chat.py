@@ -93,9 +93,10 @@ class Conversation:
 # The rule: a question is a follow-up when it leans on an earlier turn -- it uses a pronoun or
 # demonstrative ("When did he escape?"), starts elliptically ("What about the wounded?"), or has at
 # most one content word ("Why?") -- unless it names its own subject and has no personal pronoun
-# ("Is this North Korea's largest deployment?"). A follow-up carries the names of the last answered
-# turn (its resolved question), or that turn's content words when it named nobody: the first personal
-# pronoun is replaced by the names ("When did Ryu Seong-hyeon escape?"), otherwise they are appended.
+# ("Is this North Korea's largest deployment?"). An elliptic follow-up carries the last answered turn's
+# whole searched question ("What about the wounded? (how many troops were deployed?)"); any other
+# carries that turn's names, or its content words when it named nobody: the first personal pronoun is
+# replaced by the names ("When did Ryu Seong-hyeon escape?"), otherwise they are appended.
 
 PERSONAL = ("he", "she", "they", "him", "her", "them", "his", "their", "hers", "theirs")
 DEMONSTRATIVE = ("it", "its", "that", "those", "this", "these", "there", "then")
@@ -103,11 +104,16 @@ ELLIPTIC_STARTS = ("what about", "how about", "and ", "also ", "what else", "sam
 _PERSONAL_RE = re.compile(r"\b(" + "|".join(PERSONAL) + r")\b", re.IGNORECASE)
 
 
+def _is_elliptic(question: str) -> bool:
+    q = " ".join(w.lower() for w in re.findall(r"[\w'’-]+", question)) + " "
+    return any(q.startswith(p.strip() + " ") for p in ELLIPTIC_STARTS)
+
+
 def is_follow_up(question: str) -> bool:
+    """True when the question leans on an earlier turn (see the rule above)."""
     words = [w.lower() for w in re.findall(r"[\w'’-]+", question)]
-    q = " ".join(words)
     personal = bool(set(words) & set(PERSONAL))
-    if any(q.startswith(p.strip()) for p in ELLIPTIC_STARTS):
+    if _is_elliptic(question):
         return True
     if question_names(question) and not personal:
         return False  # names its own subject: self-contained
@@ -131,6 +137,8 @@ def resolve_follow_up(question: str, turns: Sequence[Answer]) -> str:
     last = next((t for t in reversed(turns) if not t.abstained), None)
     if last is None or not is_follow_up(question):
         return question
+    if _is_elliptic(question):  # "What about the wounded?" asks the last question again about something else
+        return f"{question} ({last.resolved_question or last.question})"
     terms, are_names = _carried(last)
     if not terms:
         return question
