@@ -183,6 +183,18 @@ def test_errors_become_messages_naming_the_fix(tmp_path, embedder):
     assert sess.ask("   ") is None
     assert "the question is empty" in "".join(parse(sess.messages[-1]["content"]).text)
 
+    # A cited document deleted while the app runs: the viewer says so and names the fix.
+    from qa.store import build_index
+
+    build_index(settings_for(home), embedder)
+    assert sess.ask("Who is Ryu Seong-hyeon?") is not None
+    c = sess.conv.turns[-1].citations[0]
+    (home / "corpus" / c.source).unlink()
+    doc_html, panel = sess.open(len(sess.conv.turns) - 1, "cite", c.id)
+    shown = "".join(parse(doc_html).text)
+    assert f"no document '{c.source}' in the corpus" in shown and "qa index status" in shown
+    assert "no longer in the document" in "".join(parse(panel).text)
+
 
 @pytest.mark.slow
 def test_index_status_describes_the_real_index(real_settings):
@@ -458,6 +470,7 @@ def test_source_filter_and_rebuild_index(page, app_server):
     page.locator("#qa-filter input").click()
     page.get_by_role("option", name=re.compile(re.escape(A3))).click()
     page.keyboard.press("Escape")
+    page.locator("#qa-mode").get_by_text("bm25").click()
     reply = ask(page, "how many troops were deployed?")
     assert reply.locator("a.qa-cite").count() >= 1
     items = page.locator("#qa-sources .qa-source")
