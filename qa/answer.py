@@ -111,7 +111,12 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
         if line.strip():
             for span in seg.segment(line):
                 sent = span.sent
-                a = span.start if line[span.start : span.end] == sent else line.find(sent, cursor)
+                # pysbd's spans can overlap or step back (e.g. around ". . ."): never before the cursor
+                if span.start >= cursor and line[span.start : span.end] == sent:
+                    a = span.start
+                else:
+                    a = line.find(sent.strip(), cursor) if sent.strip() else -1
+                    sent = sent.strip()
                 if a < 0:
                     continue
                 b = a + len(sent)
