@@ -753,6 +753,9 @@ def serve(settings: Settings) -> None:
     demo = build_app(settings, engine)
     where = f"http://{settings.host}:{settings.port}"
     print(f"serving {where} (Ctrl+C stops)", file=sys.stderr, flush=True)
+    if settings.host not in ("127.0.0.1", "localhost", "::1") and settings.auth is None:
+        print("warning: the UI is open to the network without a password: set QA_AUTH=user:password",
+              file=sys.stderr, flush=True)
     try:
         demo.queue(default_concurrency_limit=1).launch(
             server_name=settings.host,

@@ -210,6 +210,7 @@ def test_index_status_describes_the_real_index(real_settings):
 # ---------------------------------------------------------------- the real app in a real browser
 
 CHROMIUM = "/usr/bin/chromium"
+AUTH = ("analyst", "s3cret-pw")
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync",
@@ -224,15 +225,15 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def app_server(tmp_path_factory):
-    """`python app.py` on a free 127.0.0.1 port over a copy of the real corpus; no index yet (the app builds it)."""
+    """`python app.py` on a free 127.0.0.1 port over a copy of the real corpus, with a password (QA_AUTH);
+    no index yet (the app builds it)."""
     import requests
 
     home = make_home(tmp_path_factory.mktemp("ui"), files={HOSTILE_NAME: HOSTILE}, copy_corpus=True)
     port = _free_port()
     env = dict(os.environ, QA_CORPUS_DIR=str(home / "corpus"), QA_INDEX_DIR=str(home / "index"),
-               QA_PORT=str(port), HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT))
-    env.pop("QA_HOST", None)
-    env.pop("QA_AUTH", None)
+               QA_PORT=str(port), QA_AUTH=":".join(AUTH), HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT))
+    env.pop("QA_HOST", None)  # the default address: 127.0.0.1
     log_path = home / "server.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=home, env=env,
@@ -273,9 +274,11 @@ def browser():
 
 @pytest.fixture()
 def page(browser, app_server):
-    """A fresh browser session on the app (own Conversation), clipboard allowed; records every request."""
+    """A fresh, logged-in browser session on the app (own Conversation), clipboard allowed; records every request."""
     ctx = browser.new_context(viewport={"width": 1400, "height": 1000},
                               permissions=["clipboard-read", "clipboard-write"])
+    login = ctx.request.post(app_server["url"] + "login", form={"username": AUTH[0], "password": AUTH[1]})
+    assert login.ok, login.status
     pg = ctx.new_page()
     pg.set_default_timeout(60_000)
     pg.requests = []
@@ -397,6 +400,20 @@ def test_question_gets_cited_answer_sources_and_highlighted_document(page, app_s
     # Offline: the page asked nothing of any other host (no fonts, no analytics).
     outside = [u for u in page.requests if not u.startswith(app_server["url"]) and not u.startswith("data:")]
     assert outside == []
+
+
+@pytest.mark.slow
+def test_a_password_is_required_when_set(browser, app_server):
+    ctx = browser.new_context()
+    try:
+        pg = ctx.new_page()
+        pg.goto(app_server["url"])
+        pg.wait_for_selector("input[type=password]")
+        assert pg.locator("#qa-question").count() == 0
+        bad = ctx.request.post(app_server["url"] + "login", form={"username": AUTH[0], "password": "wrong"})
+        assert not bad.ok
+    finally:
+        ctx.close()
 
 
 @pytest.mark.slow
