@@ -101,13 +101,25 @@ def _segmenter():
     return pysbd.Segmenter(language="en", clean=False, char_span=True)
 
 
+def _strip(line: str, a: int, b: int) -> tuple[int, int]:
+    while a < b and line[a].isspace():
+        a += 1
+    while b > a and line[b - 1].isspace():
+        b -= 1
+    return a, b
+
+
 def split_sentences(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence of `text`: lines first (news paragraphs and titles), then pysbd."""
+    """(start, end) of each sentence of `text`: lines first (news paragraphs and titles), then pysbd.
+
+    Ordered, non-overlapping and lossless: words pysbd drops (it can, around ". . .") become a span.
+    """
     seg = _segmenter()
     spans: list[tuple[int, int]] = []
     pos = 0
     for line in text.split("\n"):
         cursor = 0
+        found: list[tuple[int, int]] = []
         if line.strip():
             for span in seg.segment(line):
                 sent = span.sent
@@ -119,14 +131,15 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
                     sent = sent.strip()
                 if a < 0:
                     continue
-                b = a + len(sent)
-                cursor = b
-                while a < b and line[a].isspace():
-                    a += 1
-                while b > a and line[b - 1].isspace():
-                    b -= 1
-                if b > a:
-                    spans.append((pos + a, pos + b))
+                cursor = a + len(sent)
+                found.append(_strip(line, a, cursor))
+        last = 0
+        for a, b in [*found, (len(line), len(line))]:
+            if any(ch.isalnum() for ch in line[last:a]):  # text pysbd left out
+                spans.append(tuple(pos + x for x in _strip(line, last, a)))
+            if b > a:
+                spans.append((pos + a, pos + b))
+            last = max(last, b)
         pos += len(line) + 1
     return spans
 
