@@ -1,14 +1,15 @@
 """The browser chat (Gradio). Wiring only: answers come from `qa.chat`, documents from `qa.corpus`.
 
-Two halves:
+Three layers:
 - pure HTML builders (`answer_html`, `sources_html`, `document_html`, `status_html`, ...), testable
   without a browser. Every piece of corpus text and every question goes through `esc`, so a document
   holding `<script>` or markup renders as text;
-- `build_app` / `serve` / `main`: the Gradio page, one `Conversation` per browser session.
+- `ChatSession`: one browser session's `Conversation` and transcript, no Gradio types;
+- `build_app` / `serve` / `main`: the Gradio page.
 
-Citations `[n]` inside chat messages are `<a class="qa-cite" data-turn data-kind data-cite>`; a
-click handler installed by the document viewer's `js_on_load` sends those numbers to the server,
-which answers with the full document, the quoted span in `<mark class="qa-hit">`, scrolled to.
+Citations `[n]` in chat messages are `<a class="qa-cite" href="#qa-cite-TURN-KIND-N">`. A click handler
+installed by the document viewer's `js_on_load` sends those numbers to the server, which answers with
+the full document, the quoted span in `<mark class="qa-hit">`, scrolled into view.
 """
 
 from __future__ import annotations
