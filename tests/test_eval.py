@@ -12,10 +12,8 @@ from qa.cli import cli
 from qa.errors import EvalError
 from qa.evaluate import answer_contains, load_gold
 
-from .conftest import SHARED
-
 GOLD = Path(__file__).parent / "gold" / "corpus.jsonl"
-SCIFACT = SHARED / "bench" / "scifact"
+SCIFACT = Path(__file__).resolve().parent.parent.parent / "shared" / "bench" / "scifact"
 DOCS = ["000_1b968beef730d8b4.txt", "001_e4cce470ff14cd12.txt", "002_00793e7f8cbc5f38.txt", "003_56f3c575adb43a3c.txt"]
 
 # Measured on this corpus (README, "Retrieval quality"); floors sit a little under the measurement.
@@ -131,7 +129,7 @@ def test_eval_modes_and_misses_on_a_small_file(real_settings, tmp_path):
         out = json.loads(res.output)
         assert out["mode"] == mode and out["k"] == 1
         assert out["metrics"]["recall@1"] == 0.5
-        assert [(x["line"], x["kind"]) for x in out["misses"]] == [(2, "not-retrieved")]
+        assert [x["line"] for x in out["misses"] if x["kind"] == "not-retrieved"] == [2]
     text = _cli(real_settings, str(p), "--k", "1")
     assert text.exit_code == 0 and "recall@1" in text.output and "line 2 [not-retrieved]" in text.output
 
