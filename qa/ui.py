@@ -37,9 +37,7 @@ UNEXPECTED = "Something went wrong while answering. The details are in the serve
 
 # Characters that mean something to HTML, to Markdown (the chat renders Markdown) or to Gradio's
 # JS templates become numeric entities: the browser shows them as the characters, nothing interprets them.
-_ENTITIES = str.maketrans(
-    {c: f"&#{ord(c)};" for c in "&<>\"'`{}$*_~[]\\|#"}
-)
+_ENTITIES = str.maketrans({c: f"&#{ord(c)};" for c in "&<>\"'`{}$*_~[]\\|#"})
 _CITE_RE = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 
 
@@ -91,7 +89,13 @@ def _paragraphs(text: str, turn: int, titles: dict[int, str]) -> str:
 
 
 def _figure_dict(fig: Any) -> dict:
-    return fig.to_dict() if hasattr(fig, "to_dict") else dict(fig) if isinstance(fig, dict) else {"text": str(fig)}
+    return (
+        fig.to_dict()
+        if hasattr(fig, "to_dict")
+        else dict(fig)
+        if isinstance(fig, dict)
+        else {"text": str(fig)}
+    )
 
 
 def figures_html(answer: Any, turn: int) -> str:
@@ -106,14 +110,20 @@ def figures_html(answer: Any, turn: int) -> str:
     for f in figs:
         ids = [i for i in f.get("citations", []) if isinstance(i, int) and i in titles]
         cites = "".join(_cite_link(turn, "cite", i, titles[i]) for i in ids)
-        label = "" if one_label else f'<td class="qa-meta">{esc(f.get("label") or f.get("kind") or "")}</td>'
-        rows.append(f'<tr><td class="qa-fig-value">{esc(f.get("text", ""))}</td>{label}<td>{cites}</td></tr>')
+        label = (
+            ""
+            if one_label
+            else f'<td class="qa-meta">{esc(f.get("label") or f.get("kind") or "")}</td>'
+        )
+        rows.append(
+            f'<tr><td class="qa-fig-value">{esc(f.get("text", ""))}</td>{label}<td>{cites}</td></tr>'
+        )
     disagree = getattr(answer, "figures_disagree", len({f.get("text") for f in figs}) > 1)
     what = f" for {next(iter(labels))}" if one_label and next(iter(labels)) else ""
     caption = f"Figures the sources give{what}" + (": they disagree" if disagree else "")
     return (
         f'<div class="qa-figures"><div class="qa-figures-caption">{esc(caption)}</div>'
-        f'<table><tbody>{"".join(rows)}</tbody></table></div>'
+        f"<table><tbody>{''.join(rows)}</tbody></table></div>"
     )
 
 
@@ -134,7 +144,9 @@ def question_html(question: str) -> str:
 
 def answer_html(answer: Any, turn: int) -> str:
     """One assistant message: the answer with clickable [n], figures, closest passages, a copy button."""
-    parts = [f'<div class="qa-answer{" qa-abstained" if answer.abstained else ""}" data-turn="{turn}">']
+    parts = [
+        f'<div class="qa-answer{" qa-abstained" if answer.abstained else ""}" data-turn="{turn}">'
+    ]
     resolved = getattr(answer, "resolved_question", None)
     if resolved and resolved.strip() != answer.question.strip():
         parts.append(f'<div class="qa-resolved">Searched for: {esc(resolved)}</div>')
@@ -145,7 +157,7 @@ def answer_html(answer: Any, turn: int) -> str:
     closest = list(getattr(answer, "closest", None) or [])
     if answer.abstained and closest:
         items = "".join(
-            f'<li>{_cite_link(turn, "closest", c.id, c.title)} {esc(c.title or c.source)} '
+            f"<li>{_cite_link(turn, 'closest', c.id, c.title)} {esc(c.title or c.source)} "
             f'<span class="qa-meta">{esc(c.source)} · relevance {c.score:.2f}</span></li>'
             for c in closest
         )
@@ -168,7 +180,9 @@ def error_html(message: str, heading: str = "Could not answer.") -> str:
 # ---------------------------------------------------------------- highlighting
 
 
-def highlight(text: str, start: int, end: int, passage: tuple[int, int] | None = None, offset: int = 0) -> str:
+def highlight(
+    text: str, start: int, end: int, passage: tuple[int, int] | None = None, offset: int = 0
+) -> str:
     """`text` escaped, `text[start:end]` in <mark class="qa-hit">, the passage around it shaded.
 
     `offset` is where `text` begins in its document: the mark's data-start/data-end are document offsets.
@@ -179,10 +193,15 @@ def highlight(text: str, start: int, end: int, passage: tuple[int, int] | None =
         f'<mark class="qa-hit" data-start="{start + offset}" data-end="{end + offset}">'
         f"{esc(text[start:end])}</mark>"
     )
-    if passage is not None and passage[0] <= start and end <= passage[1] <= len(text) and passage[0] < passage[1]:
+    if (
+        passage is not None
+        and passage[0] <= start
+        and end <= passage[1] <= len(text)
+        and passage[0] < passage[1]
+    ):
         ps, pe = passage
         return (
-            f"{esc(text[:ps])}<span class=\"qa-passage\">{esc(text[ps:start])}{mark}"
+            f'{esc(text[:ps])}<span class="qa-passage">{esc(text[ps:start])}{mark}'
             f"{esc(text[end:pe])}</span>{esc(text[pe:])}"
         )
     return f"{esc(text[:start])}{mark}{esc(text[end:])}"
@@ -215,8 +234,12 @@ def source_item_html(c: Any, turn: int, kind: str, text: str | None, active: boo
         ps, pe = max(0, ps + shift), min(len(text), pe + shift)
         body = highlight(text[ps:pe], span[0] - ps, span[1] - ps, offset=ps)
         body = ("… " if ps > 0 else "") + body + (" …" if pe < len(text) else "")
-        note = "" if span == (c.start, c.end) else (
-            '<div class="qa-warn">The document changed since the index was built: rebuild the index.</div>'
+        note = (
+            ""
+            if span == (c.start, c.end)
+            else (
+                '<div class="qa-warn">The document changed since the index was built: rebuild the index.</div>'
+            )
         )
     else:
         body = f'<mark class="qa-hit">{esc(c.text)}</mark>'
@@ -232,7 +255,12 @@ def source_item_html(c: Any, turn: int, kind: str, text: str | None, active: boo
     )
 
 
-def sources_html(answer: Any | None, turn: int, texts: dict[str, str | None], active: tuple[str, int] | None = None) -> str:
+def sources_html(
+    answer: Any | None,
+    turn: int,
+    texts: dict[str, str | None],
+    active: tuple[str, int] | None = None,
+) -> str:
     """The sources panel for one answer: its citations, or its closest passages when it abstained."""
     if answer is None:
         return (
@@ -243,7 +271,11 @@ def sources_html(answer: Any | None, turn: int, texts: dict[str, str | None], ac
     if answer.citations:
         kind, cites, head = "cite", answer.citations, "Sources"
     else:
-        kind, cites, head = "closest", list(getattr(answer, "closest", []) or []), "Closest, but not an answer"
+        kind, cites, head = (
+            "closest",
+            list(getattr(answer, "closest", []) or []),
+            "Closest, but not an answer",
+        )
     if not cites:
         return f'<div class="qa-sources"><div class="qa-panel-head">{esc(head)}</div><div class="qa-empty">No passages.</div></div>'
     items = "".join(
@@ -267,8 +299,12 @@ def document_html(c: Any | None, text: str | None, title: str = "", problem: str
     if text is None or span is None:
         why = problem or "the quoted passage is no longer in this document: rebuild the index"
         return f'<div class="qa-doc">{head}<div class="qa-warn">{esc(why)}</div></div>'
-    note = "" if span == (c.start, c.end) else (
-        '<div class="qa-warn">The document changed since the index was built: rebuild the index.</div>'
+    note = (
+        ""
+        if span == (c.start, c.end)
+        else (
+            '<div class="qa-warn">The document changed since the index was built: rebuild the index.</div>'
+        )
     )
     shift = span[0] - c.start
     ps, pe = _passage_of(c)
@@ -319,7 +355,9 @@ def index_info(settings: Settings) -> IndexInfo:
         model=str(manifest.model.get("name", "")),
         built_at=manifest.built_at,
         fresh=not problem and is_fresh(statuses),
-        changed=[f"{s.doc_id} ({s.status})" for s in statuses if s.status in ("new", "stale", "removed")],
+        changed=[
+            f"{s.doc_id} ({s.status})" for s in statuses if s.status in ("new", "stale", "removed")
+        ],
         skipped=[f"{s.doc_id}: {s.reason}" for s in statuses if s.status == "skipped"],
         titles=titles,
         problem=problem,
@@ -330,7 +368,11 @@ def status_html(info: IndexInfo) -> str:
     """One line: documents, chunks, model, build time, fresh or stale (and what to do)."""
     if not info.built:
         return f'<div class="qa-status"><span class="qa-badge qa-bad">no index</span> {esc(info.problem)}</div>'
-    badge = '<span class="qa-badge qa-ok">fresh</span>' if info.fresh else '<span class="qa-badge qa-bad">stale</span>'
+    badge = (
+        '<span class="qa-badge qa-ok">fresh</span>'
+        if info.fresh
+        else '<span class="qa-badge qa-bad">stale</span>'
+    )
     built = info.built_at.replace("T", " ").replace("+00:00", " UTC")
     parts = [
         f"{info.documents} document{'s' if info.documents != 1 else ''}",
@@ -341,7 +383,9 @@ def status_html(info: IndexInfo) -> str:
     line = " · ".join(esc(p) for p in parts)
     extra = ""
     if not info.fresh:
-        what = info.problem or "the corpus changed: " + ", ".join(info.changed[:5]) + (" …" if len(info.changed) > 5 else "")
+        what = info.problem or "the corpus changed: " + ", ".join(info.changed[:5]) + (
+            " …" if len(info.changed) > 5 else ""
+        )
         extra = f' <span class="qa-stale">{esc(what)} — press Rebuild index.</span>'
     if info.skipped:
         extra += f' <span class="qa-meta" title="{attr(chr(10).join(info.skipped))}">{len(info.skipped)} file(s) skipped</span>'
@@ -350,7 +394,9 @@ def status_html(info: IndexInfo) -> str:
 
 def source_choices(info: IndexInfo) -> list[tuple[str, str]]:
     """(label, document id) for the source filter."""
-    return [(f"{title} — {doc}" if title != doc else doc, doc) for doc, title in info.titles.items()]
+    return [
+        (f"{title} — {doc}" if title != doc else doc, doc) for doc, title in info.titles.items()
+    ]
 
 
 # ---------------------------------------------------------------- session logic (no Gradio types)
@@ -391,8 +437,13 @@ class ChatSession:
         self.conv = Conversation(engine)
         self.messages: list[dict] = []
 
-    def ask(self, question: str, k: int | None = None, sources: Sequence[str] | None = None,
-            mode: str | None = None) -> str | None:
+    def ask(
+        self,
+        question: str,
+        k: int | None = None,
+        sources: Sequence[str] | None = None,
+        mode: str | None = None,
+    ) -> str | None:
         """Answer into the transcript; return the sources panel (None when the question failed)."""
         self.messages.append({"role": "user", "content": question_html(question or "")})
         try:
@@ -406,7 +457,9 @@ class ChatSession:
             return None
         turn = len(self.conv.turns) - 1
         self.messages.append({"role": "assistant", "content": answer_html(a, turn)})
-        return sources_html(a, turn, read_texts(self.settings, [c.source for c in a.citations or a.closest]))
+        return sources_html(
+            a, turn, read_texts(self.settings, [c.source for c in a.citations or a.closest])
+        )
 
     def open(self, turn: int, kind: str, n: int) -> tuple[str, str | None]:
         """(document viewer, sources panel) for citation n of answer `turn`."""
@@ -414,9 +467,16 @@ class ChatSession:
 
         c = find_citation(self.conv, turn, kind, n)
         if c is None:
-            return document_html(None, None, problem="That citation is not in this conversation: ask again."), None
+            return document_html(
+                None, None, problem="That citation is not in this conversation: ask again."
+            ), None
         a = self.conv.turns[turn]
-        panel = sources_html(a, turn, read_texts(self.settings, [x.source for x in a.citations or a.closest]), (kind, n))
+        panel = sources_html(
+            a,
+            turn,
+            read_texts(self.settings, [x.source for x in a.citations or a.closest]),
+            (kind, n),
+        )
         try:
             doc = read_document(self.settings.corpus_dir, c.source)
         except QAError as exc:
@@ -444,7 +504,11 @@ def ensure_index(settings: Settings, embedder: Any, stream: Any = None) -> str:
     from qa.store import build_index
 
     stream = stream or sys.stderr
-    print(f"checking the index in {settings.index_dir} against {settings.corpus_dir} ...", file=stream, flush=True)
+    print(
+        f"checking the index in {settings.index_dir} against {settings.corpus_dir} ...",
+        file=stream,
+        flush=True,
+    )
     report = build_index(settings, embedder, progress_printer(stream))
     for s in report.skipped:
         print(f"  skipped {s.name}: {s.reason}", file=stream, flush=True)
@@ -591,7 +655,9 @@ def build_app(settings: Settings, engine: Any = None):
         q = (question or "").strip()
         return "", [*(history or []), {"role": "user", "content": question_html(q)}], q
 
-    def answer(question: str, sess: ChatSession | None, k: float, sources: list[str] | None, mode: str) -> tuple:
+    def answer(
+        question: str, sess: ChatSession | None, k: float, sources: list[str] | None, mode: str
+    ) -> tuple:
         sess = sess or ChatSession(engine, settings)
         panel = sess.ask(question, k=int(k), sources=sources, mode=mode)
         return list(sess.messages), sess, gr.skip() if panel is None else panel
@@ -599,7 +665,11 @@ def build_app(settings: Settings, engine: Any = None):
     def open_citation(sess: ChatSession | None, evt: gr.EventData) -> tuple:
         data = getattr(evt, "_data", None) or {}
         try:
-            turn, kind, n = int(data.get("turn", -1)), str(data.get("kind", "cite")), int(data.get("cite", -1))
+            turn, kind, n = (
+                int(data.get("turn", -1)),
+                str(data.get("kind", "cite")),
+                int(data.get("cite", -1)),
+            )
         except (TypeError, ValueError):
             return gr.skip(), gr.skip()
         if sess is None:
@@ -638,7 +708,9 @@ def build_app(settings: Settings, engine: Any = None):
             note_html = error_html(str(exc), "Could not rebuild the index.")
         except Exception:
             log.exception("rebuilding the index failed")
-            note_html = error_html("The details are in the server log.", "Could not rebuild the index.")
+            note_html = error_html(
+                "The details are in the server log.", "Could not rebuild the index."
+            )
         info = index_info(settings)
         return status_html(info), gr.Dropdown(choices=source_choices(info)), note_html
 
@@ -682,12 +754,26 @@ def build_app(settings: Settings, engine: Any = None):
                         autofocus=True,
                         submit_btn=False,
                     )
-                    ask_btn = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="qa-ask")
+                    ask_btn = gr.Button(
+                        "Ask", variant="primary", scale=1, min_width=80, elem_id="qa-ask"
+                    )
                     new_btn = gr.Button("New chat", scale=1, min_width=80, elem_id="qa-new")
                 with gr.Accordion("Settings and index", open=False, elem_id="qa-settings"):
                     with gr.Row():
-                        k_slider = gr.Slider(1, 20, value=settings.k, step=1, label="Passages to retrieve", elem_id="qa-k")
-                        mode_radio = gr.Radio(list(MODES), value=settings.mode, label="Retrieval mode", elem_id="qa-mode")
+                        k_slider = gr.Slider(
+                            1,
+                            20,
+                            value=settings.k,
+                            step=1,
+                            label="Passages to retrieve",
+                            elem_id="qa-k",
+                        )
+                        mode_radio = gr.Radio(
+                            list(MODES),
+                            value=settings.mode,
+                            label="Retrieval mode",
+                            elem_id="qa-mode",
+                        )
                     source_filter = gr.Dropdown(
                         choices=source_choices(first),
                         value=[],
@@ -699,7 +785,9 @@ def build_app(settings: Settings, engine: Any = None):
                         rebuild_btn = gr.Button("Rebuild index", elem_id="qa-rebuild", scale=1)
                         rebuild_note = gr.HTML("", elem_id="qa-rebuild-note", min_height=48)
             with gr.Column(scale=2, min_width=360):
-                sources = gr.HTML(sources_html(None, 0, {}), elem_id="qa-sources", js_on_load=SOURCES_JS)
+                sources = gr.HTML(
+                    sources_html(None, 0, {}), elem_id="qa-sources", js_on_load=SOURCES_JS
+                )
                 viewer = gr.HTML(document_html(None, None), elem_id="qa-doc", js_on_load=VIEWER_JS)
 
         ask_inputs = [pending, session_state, k_slider, source_filter, mode_radio]
@@ -722,7 +810,9 @@ def build_app(settings: Settings, engine: Any = None):
         viewer.click(open_citation, [session_state], [viewer, sources], show_progress="hidden")
         new_btn.click(new_chat, None, [chatbot, session_state, sources, viewer], queue=False)
         chatbot.clear(new_chat, None, [chatbot, session_state, sources, viewer], queue=False)
-        rebuild_btn.click(rebuild, None, [status, source_filter, rebuild_note], show_progress_on=rebuild_note)
+        rebuild_btn.click(
+            rebuild, None, [status, source_filter, rebuild_note], show_progress_on=rebuild_note
+        )
         demo.load(refresh, None, [status, source_filter], show_progress="hidden")
     return demo
 
@@ -740,7 +830,9 @@ def serve(settings: Settings) -> None:
     """Build the index when missing or stale, then serve the page on settings.host:settings.port."""
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: no telemetry
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     for noisy in ("httpx", "bm25s", "faiss.loader", "sentence_transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     from qa.chat import Engine
@@ -755,8 +847,11 @@ def serve(settings: Settings) -> None:
     where = f"http://{settings.host}:{settings.port}"
     print(f"serving {where} (Ctrl+C stops)", file=sys.stderr, flush=True)
     if settings.host not in ("127.0.0.1", "localhost", "::1") and settings.auth is None:
-        print("warning: the UI is open to the network without a password: set QA_AUTH=user:password",
-              file=sys.stderr, flush=True)
+        print(
+            "warning: the UI is open to the network without a password: set QA_AUTH=user:password",
+            file=sys.stderr,
+            flush=True,
+        )
     try:
         demo.queue(default_concurrency_limit=1).launch(
             server_name=settings.host,

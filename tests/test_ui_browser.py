@@ -153,7 +153,10 @@ def test_real_answer_renders_citations_figures_and_exact_highlights(engine, real
     clip = copy_text(a)
     assert "<" not in clip.replace(a.answer, "") and clip.startswith(a.answer.strip())
 
-    texts = {c.source: (real_settings.corpus_dir / c.source).read_text(encoding="utf-8") for c in a.citations}
+    texts = {
+        c.source: (real_settings.corpus_dir / c.source).read_text(encoding="utf-8")
+        for c in a.citations
+    }
     panel = parse(panel_html)
     assert len(panel.marks) == len(a.citations)
     for c, (attrs, parts) in zip(a.citations, panel.marks, strict=True):
@@ -212,8 +215,12 @@ def test_index_status_describes_the_real_index(real_settings):
 CHROMIUM = "/usr/bin/chromium"
 AUTH = ("analyst", "s3cret-pw")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -231,13 +238,25 @@ def app_server(tmp_path_factory):
 
     home = make_home(tmp_path_factory.mktemp("ui"), files={HOSTILE_NAME: HOSTILE}, copy_corpus=True)
     port = _free_port()
-    env = dict(os.environ, QA_CORPUS_DIR=str(home / "corpus"), QA_INDEX_DIR=str(home / "index"),
-               QA_PORT=str(port), QA_AUTH=":".join(AUTH), HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT))
+    env = dict(
+        os.environ,
+        QA_CORPUS_DIR=str(home / "corpus"),
+        QA_INDEX_DIR=str(home / "index"),
+        QA_PORT=str(port),
+        QA_AUTH=":".join(AUTH),
+        HF_HUB_OFFLINE="1",
+        PYTHONPATH=str(ROOT),
+    )
     env.pop("QA_HOST", None)  # the default address: 127.0.0.1
     log_path = home / "server.log"
     with log_path.open("w") as log:
-        proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=home, env=env,
-                                stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "app.py")],
+            cwd=home,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + 300
@@ -275,9 +294,12 @@ def browser():
 @pytest.fixture()
 def page(browser, app_server):
     """A fresh, logged-in browser session on the app (own Conversation), clipboard allowed; records every request."""
-    ctx = browser.new_context(viewport={"width": 1400, "height": 1000},
-                              permissions=["clipboard-read", "clipboard-write"])
-    login = ctx.request.post(app_server["url"] + "login", form={"username": AUTH[0], "password": AUTH[1]})
+    ctx = browser.new_context(
+        viewport={"width": 1400, "height": 1000}, permissions=["clipboard-read", "clipboard-write"]
+    )
+    login = ctx.request.post(
+        app_server["url"] + "login", form={"username": AUTH[0], "password": AUTH[1]}
+    )
     assert login.ok, login.status
     pg = ctx.new_page()
     pg.set_default_timeout(60_000)
@@ -301,7 +323,8 @@ def ask(pg, question: str):
     pg.fill("#qa-question textarea", question)
     pg.press("#qa-question textarea", "Enter")
     pg.wait_for_function(
-        "n => document.querySelectorAll('#qa-chat .qa-answer, #qa-chat .qa-error').length > n", arg=before
+        "n => document.querySelectorAll('#qa-chat .qa-answer, #qa-chat .qa-error').length > n",
+        arg=before,
     )
     return replies.nth(before)
 
@@ -312,7 +335,11 @@ def corpus_text(app_server, name: str) -> str:
 
 def open_viewer_mark(pg, click_target):
     """Click a citation or source; wait for the document viewer to show its highlighted span."""
-    old = pg.locator("#qa-doc .qa-doc-head").text_content() if pg.locator("#qa-doc .qa-doc-head").count() else None
+    old = (
+        pg.locator("#qa-doc .qa-doc-head").text_content()
+        if pg.locator("#qa-doc .qa-doc-head").count()
+        else None
+    )
     click_target.click()
     pg.wait_for_function(
         "old => { const h = document.querySelector('#qa-doc .qa-doc-head');"
@@ -342,7 +369,9 @@ def assert_visible_in_viewer(pg, mark) -> None:
 @pytest.mark.slow
 def test_question_gets_cited_answer_sources_and_highlighted_document(page, app_server):
     assert "indexed 5 documents" in app_server["log"].read_text()  # the app built the missing index
-    assert page.get_by_text("How many troops were deployed?").first.is_visible()  # examples on the empty chat
+    assert page.get_by_text(
+        "How many troops were deployed?"
+    ).first.is_visible()  # examples on the empty chat
     assert "fresh" in page.locator("#qa-status").text_content()
 
     reply = ask(page, "how many troops were deployed?")
@@ -379,7 +408,9 @@ def test_question_gets_cited_answer_sources_and_highlighted_document(page, app_s
     assert page.locator("#qa-doc .qa-doc-text").text_content() == full
     assert_visible_in_viewer(page, mark)
     active = page.locator("#qa-sources .qa-source.qa-active")
-    assert active.get_attribute("data-cite") == str(n) and active.get_attribute("data-source") == src
+    assert (
+        active.get_attribute("data-cite") == str(n) and active.get_attribute("data-source") == src
+    )
     page.wait_for_timeout(300)
     panel, box = page.locator("#qa-sources .qa-sources").bounding_box(), active.bounding_box()
     assert panel["y"] - 1 <= box["y"] <= panel["y"] + panel["height"], (box, panel)
@@ -395,10 +426,18 @@ def test_question_gets_cited_answer_sources_and_highlighted_document(page, app_s
     # Copy puts the plain answer and its sources on the clipboard.
     reply.locator("button.qa-copy").click()
     clip = page.evaluate("navigator.clipboard.readText()")
-    assert clip.startswith(text.split("[1]")[0].strip()[:40]) and "Sources:" in clip and "<" not in clip
+    assert (
+        clip.startswith(text.split("[1]")[0].strip()[:40])
+        and "Sources:" in clip
+        and "<" not in clip
+    )
 
     # Offline: the page asked nothing of any other host (no fonts, no analytics).
-    outside = [u for u in page.requests if not u.startswith(app_server["url"]) and not u.startswith("data:")]
+    outside = [
+        u
+        for u in page.requests
+        if not u.startswith(app_server["url"]) and not u.startswith("data:")
+    ]
     assert outside == []
 
 
@@ -410,7 +449,9 @@ def test_a_password_is_required_when_set(browser, app_server):
         pg.goto(app_server["url"])
         pg.wait_for_selector("input[type=password]")
         assert pg.locator("#qa-question").count() == 0
-        bad = ctx.request.post(app_server["url"] + "login", form={"username": AUTH[0], "password": "wrong"})
+        bad = ctx.request.post(
+            app_server["url"] + "login", form={"username": AUTH[0], "password": "wrong"}
+        )
         assert not bad.ok
     finally:
         ctx.close()
@@ -462,7 +503,9 @@ def test_hostile_document_and_question_render_as_text(page, app_server):
     reply = ask(page, "What did the supply convoy carry for the villagers?")
     assert "medical supplies" in reply.inner_text()
     assert "<b>bold</b>" in reply.inner_text()  # the corpus's markup, shown as text
-    assert page.locator("#qa-chat .qa-answer b, #qa-chat .qa-answer img, #qa-chat script").count() == 0
+    assert (
+        page.locator("#qa-chat .qa-answer b, #qa-chat .qa-answer img, #qa-chat script").count() == 0
+    )
     link = reply.locator("a.qa-cite").first
     open_viewer_mark(page, link)
     assert viewer_source(page) == HOSTILE_NAME
@@ -472,7 +515,9 @@ def test_hostile_document_and_question_render_as_text(page, app_server):
     assert page.locator("#qa-doc b, #qa-doc i, #qa-doc img, #qa-doc script").count() == 0
     assert "Field notes on the convoy <b>bold</b>" in page.locator("#qa-sources").inner_text()
 
-    echo = ask(page, "Did the convoy carry <i>blankets</i> or <img src=x onerror=window.__pwned=3>?")
+    echo = ask(
+        page, "Did the convoy carry <i>blankets</i> or <img src=x onerror=window.__pwned=3>?"
+    )
     user = page.locator("#qa-chat .qa-question").last
     assert "<i>blankets</i>" in user.inner_text() and user.locator("i, img").count() == 0
     assert echo.inner_text()
@@ -500,11 +545,15 @@ def test_source_filter_and_rebuild_index(page, app_server):
         encoding="utf-8",
     )
     page.reload()
-    page.wait_for_function("() => document.querySelector('#qa-status')?.textContent.includes('stale')")
+    page.wait_for_function(
+        "() => document.querySelector('#qa-status')?.textContent.includes('stale')"
+    )
     assert "zz_new_report.txt (new)" in page.locator("#qa-status").inner_text()
     page.click("#qa-settings button, #qa-settings .label-wrap")
     page.click("#qa-rebuild")
-    page.wait_for_function("() => document.querySelector('#qa-status')?.textContent.includes('fresh')")
+    page.wait_for_function(
+        "() => document.querySelector('#qa-status')?.textContent.includes('fresh')"
+    )
     status = page.locator("#qa-status").inner_text()
     assert "6 documents" in status
     assert "Indexed 6 documents" in page.locator("#qa-rebuild-note").inner_text()
@@ -513,4 +562,3 @@ def test_source_filter_and_rebuild_index(page, app_server):
     assert "largest in a decade" in reply.inner_text()
     page.locator("#qa-filter input").click()
     assert page.get_by_role("option", name=re.compile("zz_new_report")).count() == 1
-
