@@ -44,6 +44,7 @@ def troops(engine):
     return engine.ask(TROOPS)
 
 
+@pytest.mark.slow
 def test_troop_question_quotes_the_sentences_that_give_the_figures(troops, real_settings):
     assert not troops.abstained
     check_citations(troops, real_settings.corpus_dir)
@@ -53,6 +54,7 @@ def test_troop_question_quotes_the_sentences_that_give_the_figures(troops, real_
         assert figure in cited[source]
 
 
+@pytest.mark.slow
 def test_troop_figures_are_grouped_by_value_with_a_disagreement_note(troops):
     shown = {f.text for f in troops.figures}
     assert {"about 10,000", "about 11,000", "11,000-12,000", "more than 12,000"} == shown
@@ -75,6 +77,7 @@ def test_troop_figures_are_grouped_by_value_with_a_disagreement_note(troops):
     assert {f["text"] for f in out["figures"]} == shown
 
 
+@pytest.mark.slow
 def test_casualty_figures_are_about_the_asked_quantity(engine, real_settings):
     a = engine.ask("How many North Korean soldiers were wounded?")
     check_citations(a, real_settings.corpus_dir)
@@ -85,6 +88,7 @@ def test_casualty_figures_are_about_the_asked_quantity(engine, real_settings):
     assert not any(f.low >= 10000 for f in a.figures)  # no deployment figure
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "question,expected_source,fact",
     [
@@ -101,6 +105,7 @@ def test_answers_quote_the_fact(engine, real_settings, question, expected_source
     assert any(c.source == expected_source and fact in c.text for c in a.citations), a.answer
 
 
+@pytest.mark.slow
 def test_near_identical_sentences_are_quoted_once(tmp_path, embedder):
     from qa.chat import Engine
     from qa.store import build_index
@@ -142,6 +147,7 @@ CORPUS_QUESTIONS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("question", UNRELATED)
 def test_unrelated_questions_abstain_and_show_the_closest_passages(engine, question):
     a = engine.ask(question)
@@ -152,6 +158,7 @@ def test_unrelated_questions_abstain_and_show_the_closest_passages(engine, quest
     assert out["abstained"] is True and out["citations"] == [] and out["closest"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("question", CORPUS_QUESTIONS)
 def test_corpus_questions_are_answered(engine, real_settings, question):
     a = engine.ask(question)
@@ -159,6 +166,7 @@ def test_corpus_questions_are_answered(engine, real_settings, question):
     check_citations(a, real_settings.corpus_dir)
 
 
+@pytest.mark.slow
 def test_sentence_spans_are_exact_on_every_passage(engine):
     for chunk in engine.index.chunks:
         spans = split_sentences(chunk.text)

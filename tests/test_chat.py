@@ -49,6 +49,7 @@ def test_resolution_rule():
         "When did Ryu escape?")
 
 
+@pytest.mark.slow
 def test_ryu_then_escape_retrieves_ryu_and_gives_the_year(engine, real_settings):
     conv = Conversation(engine)
     first = conv.ask("Who is Ryu Seong-hyeon?")
@@ -68,6 +69,7 @@ def test_ryu_then_escape_retrieves_ryu_and_gives_the_year(engine, real_settings)
     assert len(conv.turns) == 3
 
 
+@pytest.mark.slow
 def test_elliptic_follow_up_keeps_the_quantity(engine):
     conv = Conversation(engine)
     conv.ask("how many troops were deployed?")
@@ -76,6 +78,7 @@ def test_elliptic_follow_up_keeps_the_quantity(engine):
     assert all(f.kind in ("wounded", "casualties") for f in a.figures)
 
 
+@pytest.mark.slow
 def test_chat_json_resolves_follow_ups(real_settings):
     stdin = "Who is Ryu Seong-hyeon?\nWhen did he escape?\nWho won the football world cup in 1998?\n"
     res = CliRunner().invoke(
