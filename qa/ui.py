@@ -865,6 +865,7 @@ def serve(settings: Settings) -> None:
             run_history=False,
             footer_links=[],
             show_error=False,
+            max_file_size=0,  # the app takes no uploads: refuse Gradio's upload route (files it would serve)
             quiet=True,
             theme=theme(),
             css=CSS,
