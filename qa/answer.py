@@ -223,14 +223,15 @@ def _passage_citation(n: int, hit: Hit) -> Citation:
     return Citation(n, c.doc_id, c.title, c.start, c.end, c.text, hit.relevance, c.start, c.end)
 
 
-def abstain_text(question: str) -> str:
-    return (f"The corpus does not say. No passage is relevant enough to answer: {question.strip()} "
-            "The closest passages are listed, but they are not an answer.")
+def abstain_text(question: str, missing: Sequence[str] = ()) -> str:
+    why = (f"No passage mentions {', '.join(missing)}." if missing
+           else f"No passage is relevant enough to answer: {question.strip()}")
+    return f"The corpus does not say. {why} The closest passages are listed, but they are not an answer."
 
 
-def _abstain(question: str, hits: Sequence[Hit], resolved: str | None) -> Answer:
+def _abstain(question: str, hits: Sequence[Hit], resolved: str | None, missing: Sequence[str] = ()) -> Answer:
     closest = [_passage_citation(i, h) for i, h in enumerate(hits[:3], start=1)]
-    return Answer(question, abstain_text(question), [], True, closest, resolved_question=resolved)
+    return Answer(question, abstain_text(question, missing), [], True, closest, resolved_question=resolved)
 
 
 def _select(order: np.ndarray, scores: np.ndarray, svecs: np.ndarray, sentences: Sequence[Sentence],
@@ -264,8 +265,9 @@ def compose(
     """
     query = resolved or question
     sentences = passage_sentences(hits)
-    if not sentences or missing_names(query, hits):
-        return _abstain(question, hits, resolved)
+    missing = missing_names(query, hits)
+    if not sentences or missing:
+        return _abstain(question, hits, resolved, missing)
     if embedder is not None:
         scores, cos, svecs = score_sentences(query, sentences, embedder, qvec)
     else:  # lexical only: cosines unknown, take the passage's

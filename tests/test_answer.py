@@ -156,6 +156,8 @@ def test_unrelated_questions_abstain_and_show_the_closest_passages(engine, quest
     assert 1 <= len(a.closest) <= 3
     out = a.to_dict()
     assert out["abstained"] is True and out["citations"] == [] and out["closest"]
+    if "Seoul" in question:
+        assert "No passage mentions Seoul" in a.answer
 
 
 @pytest.mark.slow
