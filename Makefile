@@ -45,7 +45,7 @@ format: install
 	$(BIN)/ruff check --fix qa tests app.py
 
 bench: install
-	$(BIN)/qa bench
+	$(BIN)/qa bench $(BENCH_ARGS)  # e.g. make bench BENCH_ARGS="--chunks 1000000 --json"
 
 clean:
 	rm -rf $(VENV) index/g-* index/manifest.json test-artifacts
