@@ -69,6 +69,8 @@ class _Bar:
                 self.bar = click.progressbar(length=total, label="embedding chunks", file=sys.stderr)
                 self.bar.__enter__()
                 self.done = 0
+            elif stage not in ("embedding", "done"):
+                click.echo(f"{stage} ...", err=True)
         if self.bar is not None:
             self.bar.update(done - self.done)
             self.done = done
