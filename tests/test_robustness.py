@@ -203,3 +203,23 @@ def test_chat_survives_bad_lines_and_bad_bytes(bad_home):
     for o in objs:
         assert ("error" in o and "type a question" in o["error"]) or isinstance(o.get("answer"), str)
     assert objs[-1]["citations"] and objs[-1]["citations"][0]["source"] == "copy of good article.txt"
+
+
+@pytest.mark.parametrize("kind", list(BAD_QUESTIONS))
+def test_ui_handler_answers_bad_questions_or_says_why(real_settings, engine, kind):
+    """The browser's handler (`ChatSession.ask`, what the page's Ask button calls): an answer or a
+    clear message in the chat, never an exception, never the question's markup unescaped."""
+    from qa.ui import UNEXPECTED, ChatSession
+
+    session = ChatSession(engine, real_settings)
+    session.ask(BAD_QUESTIONS[kind])
+    user, reply = session.messages[-2:]
+    assert user["role"] == "user" and reply["role"] == "assistant"
+    html = user["content"] + reply["content"]
+    assert "<script" not in html.lower() and "<img" not in html.lower()
+    assert "Traceback" not in html and UNEXPECTED not in html
+    if "qa-error" in reply["content"]:
+        assert "type a question" in reply["content"]
+        assert kind in ("empty", "whitespace", "only invisible")
+    else:
+        assert "qa-answer" in reply["content"]
