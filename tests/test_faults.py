@@ -162,6 +162,7 @@ def test_missing_index_folder_or_generation_before_start(damaged):
 RUNNING_FAULTS = ["delete folder", "replace files", "truncate in place"]
 
 
+@pytest.mark.slow
 def test_running_engine_keeps_answering_when_the_index_changes_under_it(pristine, tmp_path):
     """The index is loaded into the process: damage on disk after loading never breaks the app.
 
