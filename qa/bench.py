@@ -152,7 +152,7 @@ def write_synthetic_corpus(corpus_dir: Path, n_pieces: int, vocab_dir: Path, see
     while len(texts) < n_pieces:
         m = min(PIECES_PER_DOC, n_pieces - len(texts))
         title = f"Synthetic report {d}: " + _phrase(rng, words, p, 80, 99)[:-1]
-        title = title[:99]
+        title = title[:99].rstrip()  # as the loader reads it (first line, stripped)
         paras = [_phrase(rng, words, p, 110, 199) for _ in range(m - 1)]
         name = f"syn_{d:06d}.txt"
         (corpus_dir / name).write_text("\n\n".join([title, *paras]) + "\n", encoding="utf-8")
@@ -239,6 +239,7 @@ def _lc_embeddings(embedder):
 def bench_real(work: Path, source: Path, embedder, n_texts: int, langchain: bool, log: Log) -> dict:
     from qa.chat import Engine
     from qa.corpus import chunk_documents, load_corpus
+    from qa.retrieve import Retriever
     from qa.store import build_index, embed_text, read_manifest
 
     home = work / "real"
@@ -284,8 +285,11 @@ def bench_real(work: Path, source: Path, embedder, n_texts: int, langchain: bool
         "one_doc_changed_reused": changed.reused,
     }
     engine = Engine(settings, embedder)
-    ours = _time_asks(engine, 3 * len(QUESTIONS))
-    out["ask"] = _ms(ours)
+    out["ask"] = _ms(_time_asks(engine, 3 * len(QUESTIONS)))
+    # What LangChain's similarity_search does (embed + search) is our retrieval, without the answer.
+    retriever = Retriever(engine.index, embedder, settings)
+    ours = _time_calls(retriever.search, 3 * len(QUESTIONS))
+    out["retrieve"] = _ms(ours)
     if langchain:
         log("[real] LangChain FAISS over the same chunks")
         from langchain_community.vectorstores import FAISS
@@ -398,7 +402,7 @@ def _langchain_at_scale(settings: Settings, embedder, worker: dict, log: Log) ->
         "build_from_vectors_s": round(build, 1),
         "index": type(store.index).__name__,
         "query": _ms(lat),
-        "query_p50_ratio_langchain_over_ours": round(_pct(lat, 50) * 1e3 / worker["ask"]["p50_ms"], 2),
+        "query_p50_ratio_langchain_over_ours": round(_pct(lat, 50) * 1e3 / worker["retrieve"]["p50_ms"], 2),
     }
 
 
@@ -541,10 +545,10 @@ def format_report(r: dict) -> str:
         lc = real["langchain"]
         lines.append(f"LangChain FAISS, {real['texts']} real chunks: build {lc['build_s']} s vs ours {real['build_s']} s "
                      f"(x{lc['build_time_ratio_langchain_over_ours']}); query p50 {lc['query']['p50_ms']} ms vs ours "
-                     f"{real['ask']['p50_ms']} ms (x{lc['query_p50_ratio_langchain_over_ours']})")
+                     f"{real['retrieve']['p50_ms']} ms retrieval (x{lc['query_p50_ratio_langchain_over_ours']})")
     if "langchain" in sc:
         lc = sc["langchain"]
         lines.append(f"LangChain FAISS, {sc['chunks']} chunks ({lc['index']}): query p50 {lc['query']['p50_ms']} ms "
-                     f"vs ours {sc['ask']['p50_ms']} ms (x{lc['query_p50_ratio_langchain_over_ours']})")
+                     f"vs ours {sc['retrieve']['p50_ms']} ms retrieval (x{lc['query_p50_ratio_langchain_over_ours']})")
     lines.append(f"total {r['total_s']} s")
     return "\n".join(lines)

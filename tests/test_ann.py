@@ -124,7 +124,7 @@ def test_bench_cli_runs_end_to_end(tmp_path):
     assert {"machine", "model", "real", "scale", "total_s"} <= set(out)
     real, scale = out["real"], out["scale"]
     for key in ("raw_encode_per_s", "build_per_s", "build_vs_raw", "unchanged_rebuild_s", "one_doc_changed_embedded",
-                "ask", "langchain"):
+                "ask", "retrieve", "langchain"):
         assert key in real
     assert real["unchanged_rebuild_embedded"] == 0 and real["unchanged_rebuild_skipped_work"]
     assert real["one_doc_changed_embedded"] == real["one_doc_changed_doc_chunks"] >= 1
