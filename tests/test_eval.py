@@ -104,7 +104,7 @@ def test_gold_file_scores_through_the_cli(real_settings):
     """The shipped gold file, through `qa eval --json` on the real index: floors from measurement."""
     res = _cli(real_settings, str(GOLD), "--json")
     assert res.exit_code == 0, res.output
-    out = json.loads(res.output)
+    out = json.loads(res.stdout)
     assert out["mode"] == "hybrid" and out["k"] == 5
     assert out["questions"] == out["answerable"] + out["unanswerable"] >= 30
     m = out["metrics"]
@@ -126,7 +126,7 @@ def test_eval_modes_and_misses_on_a_small_file(real_settings, tmp_path):
     for mode in ("dense", "bm25"):
         res = _cli(real_settings, str(p), "--mode", mode, "--k", "1", "--json")
         assert res.exit_code == 0, res.output
-        out = json.loads(res.output)
+        out = json.loads(res.stdout)
         assert out["mode"] == mode and out["k"] == 1
         assert out["metrics"]["recall@1"] == 0.5
         assert [x["line"] for x in out["misses"] if x["kind"] == "not-retrieved"] == [2]
@@ -170,7 +170,7 @@ def test_beir_cli_on_a_tiny_benchmark(real_settings, tmp_path, monkeypatch):
     _write_beir(folder)
     res = _cli(real_settings, "--beir", str(folder), "--json")
     assert res.exit_code == 0, res.output
-    out = json.loads(res.output)
+    out = json.loads(res.stdout)
     assert (out["documents"], out["queries"]) == (4, 2)
     assert set(out["metrics"]) == {"dense", "bm25", "hybrid"}
     for mode, m in out["metrics"].items():
@@ -198,9 +198,10 @@ def test_scifact_scaled_down(embedder, tmp_path):
     res = run_beir(SCIFACT, Settings(), embedder, limit_docs=500, limit_queries=100, cache=tmp_path)
     assert (res.documents, res.queries) == (500, 100)
     m = res.metrics
-    # a smaller pool is easier than the full 5,183 documents: these floors sit under the full-run figures
-    assert m["dense"]["ndcg@10"] >= 0.62 and m["bm25"]["ndcg@10"] >= 0.62
-    assert m["hybrid"]["ndcg@10"] >= max(m["dense"]["ndcg@10"], m["bm25"]["ndcg@10"]) - 0.01
-    assert m["hybrid"]["recall@100"] >= 0.95
+    # a smaller pool is easier than the full 5,183 documents. Measured: nDCG@10 dense 0.874, BM25 0.874,
+    # hybrid 0.904; Recall@100 0.99 each. Floors sit a little under; hybrid must beat both sides.
+    assert m["dense"]["ndcg@10"] >= 0.84 and m["bm25"]["ndcg@10"] >= 0.84
+    assert m["hybrid"]["ndcg@10"] >= max(0.87, m["dense"]["ndcg@10"], m["bm25"]["ndcg@10"])
+    assert min(m[x]["recall@100"] for x in m) >= 0.97
     again = run_beir(SCIFACT, Settings(), embedder, limit_docs=500, limit_queries=100, cache=tmp_path)
     assert again.metrics == res.metrics  # second run reads the cached embeddings: same numbers
