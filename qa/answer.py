@@ -62,7 +62,9 @@ class Answer:
     answer: str
     citations: list[Citation]
     abstained: bool = False
-    closest: list[Citation] = field(default_factory=list)  # shown when abstaining: "closest, but not an answer"
+    closest: list[Citation] = field(
+        default_factory=list
+    )  # shown when abstaining: "closest, but not an answer"
     figures: list = field(default_factory=list)  # list[qa.figures.Figure], for quantity questions
     resolved_question: str | None = None  # the question actually searched (follow-ups resolved)
     figures_disagree: bool = False  # the sources give different figures for the asked quantity
@@ -156,8 +158,11 @@ def passage_sentences(hits: Sequence[Hit]) -> list[Sentence]:
         for a, b in split_sentences(c.text):
             key = (c.doc_id, c.start + a, c.start + b)
             text = c.text[a:b]
-            if key in seen or len(text.split()) < MIN_WORDS or (text == c.title and not c.text[:a].strip()
-                                                                and c.start + a < len(c.title) + 2):
+            if (
+                key in seen
+                or len(text.split()) < MIN_WORDS
+                or (text == c.title and not c.text[:a].strip() and c.start + a < len(c.title) + 2)
+            ):
                 continue
             seen.add(key)
             out.append(Sentence(c, c.start + a, c.start + b, text, rank))
@@ -176,8 +181,9 @@ def _content_stems(text: str) -> set[str]:
     return set(fig._stem_words(" ".join(words)))
 
 
-def score_sentences(question: str, sentences: Sequence[Sentence], embedder, qvec: np.ndarray | None = None
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def score_sentences(
+    question: str, sentences: Sequence[Sentence], embedder, qvec: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(score, cosine, sentence vectors): cosine with the question plus a word-overlap bonus."""
     if not sentences:
         return np.zeros(0), np.zeros(0), np.zeros((0, 1), dtype=np.float32)
@@ -189,7 +195,9 @@ def score_sentences(question: str, sentences: Sequence[Sentence], embedder, qvec
         svecs = embedder.encode(texts)
     cos = svecs @ np.asarray(qvec, dtype=np.float32)
     q_stems = _content_stems(question)
-    overlap = np.array([len(q_stems & _content_stems(t)) / len(q_stems) if q_stems else 0.0 for t in texts])
+    overlap = np.array(
+        [len(q_stems & _content_stems(t)) / len(q_stems) if q_stems else 0.0 for t in texts]
+    )
     return cos + LEXICAL_WEIGHT * overlap, cos, svecs
 
 
@@ -213,7 +221,9 @@ def missing_names(question: str, hits: Sequence[Hit]) -> list[str]:
 
     def present(name: str) -> bool:
         n = name.lower().replace("’", "'").removesuffix("'s")
-        return n in vocab or (len(n) >= 4 and (n in prefixes or any(n.startswith(v) for v in vocab if len(v) >= 4)))
+        return n in vocab or (
+            len(n) >= 4 and (n in prefixes or any(n.startswith(v) for v in vocab if len(v) >= 4))
+        )
 
     return [n for n in names if not present(n)]
 
@@ -224,18 +234,31 @@ def _passage_citation(n: int, hit: Hit) -> Citation:
 
 
 def abstain_text(question: str, missing: Sequence[str] = ()) -> str:
-    why = (f"No passage mentions {', '.join(missing)}." if missing
-           else f"No passage is relevant enough to answer: {question.strip()}")
+    why = (
+        f"No passage mentions {', '.join(missing)}."
+        if missing
+        else f"No passage is relevant enough to answer: {question.strip()}"
+    )
     return f"The corpus does not say. {why} The closest passages are listed, but they are not an answer."
 
 
-def _abstain(question: str, hits: Sequence[Hit], resolved: str | None, missing: Sequence[str] = ()) -> Answer:
+def _abstain(
+    question: str, hits: Sequence[Hit], resolved: str | None, missing: Sequence[str] = ()
+) -> Answer:
     closest = [_passage_citation(i, h) for i, h in enumerate(hits[:3], start=1)]
-    return Answer(question, abstain_text(question, missing), [], True, closest, resolved_question=resolved)
+    return Answer(
+        question, abstain_text(question, missing), [], True, closest, resolved_question=resolved
+    )
 
 
-def _select(order: np.ndarray, scores: np.ndarray, svecs: np.ndarray, sentences: Sequence[Sentence],
-            chosen: list[int], limit: int) -> list[int]:
+def _select(
+    order: np.ndarray,
+    scores: np.ndarray,
+    svecs: np.ndarray,
+    sentences: Sequence[Sentence],
+    chosen: list[int],
+    limit: int,
+) -> list[int]:
     """Add the best sentences to `chosen`, skipping near-duplicates and those far below the best."""
     best = float(scores[order[0]])
     for i in order:
@@ -243,8 +266,10 @@ def _select(order: np.ndarray, scores: np.ndarray, svecs: np.ndarray, sentences:
             break
         if i in chosen:
             continue
-        if any(sentences[i].text == sentences[j].text or float(svecs[i] @ svecs[j]) > NEAR_DUPLICATE
-               for j in chosen):
+        if any(
+            sentences[i].text == sentences[j].text or float(svecs[i] @ svecs[j]) > NEAR_DUPLICATE
+            for j in chosen
+        ):
             continue
         chosen.append(int(i))
     return chosen
@@ -273,20 +298,30 @@ def compose(
     else:  # lexical only: cosines unknown, take the passage's
         q_stems = _content_stems(query)
         cos = np.array([hits[s.rank].relevance for s in sentences])
-        scores = np.array([len(q_stems & _content_stems(s.text)) / max(len(q_stems), 1) for s in sentences])
+        scores = np.array(
+            [len(q_stems & _content_stems(s.text)) / max(len(q_stems), 1) for s in sentences]
+        )
         svecs = np.eye(len(sentences), dtype=np.float32)
-    if float(cos.max()) < settings.min_relevance:  # the best quotable sentence is what must be relevant
+    if (
+        float(cos.max()) < settings.min_relevance
+    ):  # the best quotable sentence is what must be relevant
         return _abstain(question, hits, resolved)
     order = np.argsort(-scores, kind="stable")
 
     # Figures: every sentence of the retrieved passages may give one; keep those of the asked kind.
-    kinds = fig.question_kinds(question) or (fig.question_kinds(query) if query != question else None)
+    kinds = fig.question_kinds(question) or (
+        fig.question_kinds(query) if query != question else None
+    )
     figure_idx: list[int] = []
     about: tuple[str, ...] = ()
     found: list[tuple[fig.Mention, int]] = []
     if kinds:
         about = fig.asked_noun(question) or fig.asked_noun(query)
-        pool = order if kinds != ("date",) else _select(order, scores, svecs, sentences, [], MAX_SENTENCES)
+        pool = (
+            order
+            if kinds != ("date",)
+            else _select(order, scores, svecs, sentences, [], MAX_SENTENCES)
+        )
         for i in pool:
             if kinds != ("date",) and cos[i] < settings.min_relevance:
                 continue
@@ -310,8 +345,19 @@ def compose(
     for i, n in sorted(cid.items(), key=lambda kv: kv[1]):
         s = sentences[i]
         assert s.chunk.text[s.start - s.chunk.start : s.end - s.chunk.start] == s.text
-        citations.append(Citation(n, s.chunk.doc_id, s.chunk.title, s.start, s.end, s.text, float(cos[i]),
-                                  s.chunk.start, s.chunk.end))
+        citations.append(
+            Citation(
+                n,
+                s.chunk.doc_id,
+                s.chunk.title,
+                s.start,
+                s.end,
+                s.text,
+                float(cos[i]),
+                s.chunk.start,
+                s.chunk.end,
+            )
+        )
     if figures:
         parts = [fig.summary(figures)]
     elif kinds and kinds != ("date",):
@@ -321,11 +367,19 @@ def compose(
         parts = []
     parts.append(" ".join(f"{sentences[i].text} [{cid[i]}]" for i in body))
     disagree = bool(fig.disagreeing_kinds(figures))
-    return Answer(question, "\n\n".join(parts), citations, figures=figures, resolved_question=resolved,
-                  figures_disagree=disagree)
+    return Answer(
+        question,
+        "\n\n".join(parts),
+        citations,
+        figures=figures,
+        resolved_question=resolved,
+        figures_disagree=disagree,
+    )
 
 
-def _figure_order(figures: Sequence[fig.Figure], found: Sequence[tuple[fig.Mention, int]]) -> list[int]:
+def _figure_order(
+    figures: Sequence[fig.Figure], found: Sequence[tuple[fig.Mention, int]]
+) -> list[int]:
     """Sentence indexes in the order the figures line cites them (figures grouped by sentence index)."""
     out: list[int] = []
     for f in figures:  # f.citations hold sentence indexes here (first grouping pass)
@@ -333,8 +387,9 @@ def _figure_order(figures: Sequence[fig.Figure], found: Sequence[tuple[fig.Menti
     return list(dict.fromkeys(out))
 
 
-def _body_order(chosen: list[int], sentences: Sequence[Sentence], scores: np.ndarray, cited: dict[int, int]
-                ) -> list[int]:
+def _body_order(
+    chosen: list[int], sentences: Sequence[Sentence], scores: np.ndarray, cited: dict[int, int]
+) -> list[int]:
     """Quoted sentences: those the figures line cites, in its order; then by article (best first), in reading order."""
     first = sorted((i for i in chosen if i in cited), key=cited.__getitem__)
     rest = [i for i in chosen if i not in cited]
@@ -342,5 +397,11 @@ def _body_order(chosen: list[int], sentences: Sequence[Sentence], scores: np.nda
     for i in rest:
         d = sentences[i].chunk.doc_id
         best_of_doc[d] = max(best_of_doc.get(d, -9.0), float(scores[i]))
-    rest.sort(key=lambda i: (-best_of_doc[sentences[i].chunk.doc_id], sentences[i].chunk.doc_id, sentences[i].start))
+    rest.sort(
+        key=lambda i: (
+            -best_of_doc[sentences[i].chunk.doc_id],
+            sentences[i].chunk.doc_id,
+            sentences[i].start,
+        )
+    )
     return first + rest

@@ -73,7 +73,10 @@ def cache_dir() -> Path:
 
 def _read_jsonl(path: Path) -> list[dict]:
     if not path.is_file():
-        raise EvalError(f"{path} is missing", "a BEIR folder holds corpus.jsonl, queries.jsonl and qrels/test.tsv")
+        raise EvalError(
+            f"{path} is missing",
+            "a BEIR folder holds corpus.jsonl, queries.jsonl and qrels/test.tsv",
+        )
     out = []
     with path.open(encoding="utf-8") as f:
         for n, line in enumerate(f, start=1):
@@ -84,14 +87,19 @@ def _read_jsonl(path: Path) -> list[dict]:
                 if not isinstance(rec, dict) or "_id" not in rec:
                     raise ValueError("expected an object with `_id`")
             except ValueError as exc:
-                raise EvalError(f"{path.name} line {n}: {exc}", "each line must be a JSON object with `_id`") from None
+                raise EvalError(
+                    f"{path.name} line {n}: {exc}", "each line must be a JSON object with `_id`"
+                ) from None
             out.append(rec)
     return out
 
 
 def _read_qrels(path: Path) -> dict[str, dict[str, int]]:
     if not path.is_file():
-        raise EvalError(f"{path} is missing", "a BEIR folder holds qrels/<split>.tsv (query-id, corpus-id, score)")
+        raise EvalError(
+            f"{path} is missing",
+            "a BEIR folder holds qrels/<split>.tsv (query-id, corpus-id, score)",
+        )
     qrels: dict[str, dict[str, int]] = {}
     with path.open(encoding="utf-8", newline="") as f:
         for n, row in enumerate(csv.reader(f, delimiter="\t"), start=1):
@@ -100,20 +108,28 @@ def _read_qrels(path: Path) -> dict[str, dict[str, int]]:
             try:
                 qid, did, score = row[0], row[1], int(row[2])
             except (IndexError, ValueError):
-                raise EvalError(f"{path.name} line {n}: expected query-id<TAB>corpus-id<TAB>score") from None
+                raise EvalError(
+                    f"{path.name} line {n}: expected query-id<TAB>corpus-id<TAB>score"
+                ) from None
             if score > 0:
                 qrels.setdefault(qid, {})[did] = score
     return qrels
 
 
 def load_beir(
-    folder: Path, split: str = "test", *, limit_docs: int | None = None, limit_queries: int | None = None
+    folder: Path,
+    split: str = "test",
+    *,
+    limit_docs: int | None = None,
+    limit_queries: int | None = None,
 ) -> BeirData:
     """Read a BEIR folder. Limits scale it down honestly: the first `limit_queries` judged queries, all
     their relevant documents, then other documents in file order up to `limit_docs` in all."""
     folder = Path(folder)
     qrels = _read_qrels(folder / "qrels" / f"{split}.tsv")
-    queries_all = {str(r["_id"]): str(r.get("text", "")) for r in _read_jsonl(folder / "queries.jsonl")}
+    queries_all = {
+        str(r["_id"]): str(r.get("text", "")) for r in _read_jsonl(folder / "queries.jsonl")
+    }
     qids = [q for q in qrels if q in queries_all]
     if not qids:
         raise EvalError(f"no query in queries.jsonl is judged in qrels/{split}.tsv")
@@ -135,7 +151,9 @@ def load_beir(
     texts = [f"{t} {r.get('text') or ''}".strip() for t, r in zip(titles, corpus, strict=True)]
     present = set(doc_ids)
     return BeirData(
-        doc_ids, titles, texts,
+        doc_ids,
+        titles,
+        texts,
         {q: queries_all[q] for q in qids},
         {q: {d: s for d, s in qrels[q].items() if d in present} for q in qids},
     )
@@ -209,24 +227,40 @@ def build_memory_index(data: BeirData, vectors: np.ndarray, settings: Settings):
     from qa.store import FORMAT_VERSION, Index, Manifest, _make_tokenizer, make_faiss_index
 
     chunks = [
-        Chunk(i, d, t, 0, len(x), x) for i, (d, t, x) in enumerate(zip(data.doc_ids, data.titles, data.texts, strict=True))
+        Chunk(i, d, t, 0, len(x), x)
+        for i, (d, t, x) in enumerate(zip(data.doc_ids, data.titles, data.texts, strict=True))
     ]
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     fidx, kind = make_faiss_index(vectors, settings)
     tokenizer = _make_tokenizer()
-    tokens = tokenizer.tokenize([c.text for c in chunks], update_vocab=True, return_as="tuple", show_progress=False)
+    tokens = tokenizer.tokenize(
+        [c.text for c in chunks], update_vocab=True, return_as="tuple", show_progress=False
+    )
     bm25 = bm25s.BM25()
     bm25.index(tokens, show_progress=False)
     manifest = Manifest(
-        format_version=FORMAT_VERSION, generation="memory", model={"name": settings.resolved_model_name, "dim": vectors.shape[1]},
-        chunking={"beir": "one chunk per document"}, documents={}, skipped=[], n_chunks=len(chunks),
-        index_type=kind, files={}, built_at="", build_seconds=0.0,
+        format_version=FORMAT_VERSION,
+        generation="memory",
+        model={"name": settings.resolved_model_name, "dim": vectors.shape[1]},
+        chunking={"beir": "one chunk per document"},
+        documents={},
+        skipped=[],
+        n_chunks=len(chunks),
+        index_type=kind,
+        files={},
+        built_at="",
+        build_seconds=0.0,
     )
     return Index(Path("."), manifest, chunks, fidx, bm25, tokenizer, vectors)
 
 
 def retrieve_runs(
-    index, embedder, settings: Settings, queries: dict[str, str], modes: Sequence[str] = MODES_ORDER, depth: int = DEPTH
+    index,
+    embedder,
+    settings: Settings,
+    queries: dict[str, str],
+    modes: Sequence[str] = MODES_ORDER,
+    depth: int = DEPTH,
 ) -> dict[str, dict[str, dict[str, float]]]:
     """mode -> query id -> {doc id: score}, scores strictly decreasing with rank (document level:
     a document's first chunk in rank order counts, later chunks of it are dropped)."""
@@ -249,8 +283,11 @@ def retrieve_runs(
     return runs
 
 
-def score_runs(qrels: dict[str, dict[str, int]], runs: dict[str, dict[str, dict[str, float]]],
-               metrics: Sequence[str] = METRICS) -> dict[str, dict[str, float]]:
+def score_runs(
+    qrels: dict[str, dict[str, int]],
+    runs: dict[str, dict[str, dict[str, float]]],
+    metrics: Sequence[str] = METRICS,
+) -> dict[str, dict[str, float]]:
     """ranx metrics per mode; a query with no retrieved document scores 0 (it stays in the mean)."""
     from ranx import Qrels, Run, evaluate
 
@@ -281,7 +318,10 @@ def run_beir(
     """Load, embed (cached), index and score a BEIR benchmark for each retrieval mode."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise EvalError(f"{folder} is not a folder", "pass a BEIR folder holding corpus.jsonl, queries.jsonl, qrels/")
+        raise EvalError(
+            f"{folder} is not a folder",
+            "pass a BEIR folder holding corpus.jsonl, queries.jsonl, qrels/",
+        )
     t0 = time.perf_counter()
     data = load_beir(folder, split, limit_docs=limit_docs, limit_queries=limit_queries)
     t1 = time.perf_counter()
@@ -294,9 +334,19 @@ def run_beir(
     t4 = time.perf_counter()
     metrics = score_runs(data.qrels, runs)
     return BeirResult(
-        folder.name, split, len(data.doc_ids), len(data.queries), metrics,
-        settings={"model": settings.resolved_model_name, "rrf_k": settings.rrf_k, "dense_weight": settings.dense_weight,
-                  "bm25_weight": settings.bm25_weight, "fetch_factor": settings.fetch_factor, "depth": DEPTH,
-                  "documents_as": "title text, one unit per document (no chunking)"},
+        folder.name,
+        split,
+        len(data.doc_ids),
+        len(data.queries),
+        metrics,
+        settings={
+            "model": settings.resolved_model_name,
+            "rrf_k": settings.rrf_k,
+            "dense_weight": settings.dense_weight,
+            "bm25_weight": settings.bm25_weight,
+            "fetch_factor": settings.fetch_factor,
+            "depth": DEPTH,
+            "documents_as": "title text, one unit per document (no chunking)",
+        },
         seconds={"load": t1 - t0, "embed": t2 - t1, "index": t3 - t2, "search": t4 - t3},
     )

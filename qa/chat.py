@@ -69,7 +69,9 @@ class Engine:
             k *= FIGURE_K_FACTOR  # every source's figure, not only the best few passages
         index = self.index
         qvec = self.embedder.encode([query])[0]
-        hits = Retriever(index, self.embedder, self.settings).search(query, k, mode=mode, sources=sources, qvec=qvec)
+        hits = Retriever(index, self.embedder, self.settings).search(
+            query, k, mode=mode, sources=sources, qvec=qvec
+        )
         return compose(q, hits, self.settings, resolved=query, embedder=self.embedder, qvec=qvec)
 
 
@@ -127,8 +129,11 @@ def _carried(turn: Answer) -> tuple[str, bool]:
     names = question_names(searched)
     if names:
         return " ".join(dict.fromkeys(names)), True
-    words = [w for w in re.findall(r"[\w'’-]+", searched)
-             if w.lower() not in FUNCTION_WORDS and w.lower() not in PERSONAL + DEMONSTRATIVE]
+    words = [
+        w
+        for w in re.findall(r"[\w'’-]+", searched)
+        if w.lower() not in FUNCTION_WORDS and w.lower() not in PERSONAL + DEMONSTRATIVE
+    ]
     return " ".join(dict.fromkeys(words)), False
 
 
@@ -137,14 +142,21 @@ def resolve_follow_up(question: str, turns: Sequence[Answer]) -> str:
     last = next((t for t in reversed(turns) if not t.abstained), None)
     if last is None or not is_follow_up(question):
         return question
-    if _is_elliptic(question):  # "What about the wounded?" asks the last question again about something else
+    if _is_elliptic(
+        question
+    ):  # "What about the wounded?" asks the last question again about something else
         return f"{question} ({last.resolved_question or last.question})"
     terms, are_names = _carried(last)
     if not terms:
         return question
     if are_names and _PERSONAL_RE.search(question):
+
         def sub(m: re.Match) -> str:
-            return f"{terms}'s" if m.group(1).lower() in ("his", "her", "their", "hers", "theirs") else terms
+            return (
+                f"{terms}'s"
+                if m.group(1).lower() in ("his", "her", "their", "hers", "theirs")
+                else terms
+            )
 
         return _PERSONAL_RE.sub(sub, question, count=1)
     return f"{question} ({terms})"

@@ -39,7 +39,9 @@ class Settings:
     dense_weight: float = 1.0
     bm25_weight: float = 1.15
     fetch_factor: int = 4  # fetch k * fetch_factor candidates from each side before fusing
-    min_relevance: float = 0.27  # best quotable sentence's cosine below this: abstain (tuned, see README)
+    min_relevance: float = (
+        0.27  # best quotable sentence's cosine below this: abstain (tuned, see README)
+    )
     # Index type: exact search below this many chunks, approximate (HNSW) above.
     ann_threshold: int = 200_000
     # UI
@@ -49,7 +51,9 @@ class Settings:
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
-            raise ConfigError(f"unknown retrieval mode {self.mode!r}", f"use one of {', '.join(MODES)}")
+            raise ConfigError(
+                f"unknown retrieval mode {self.mode!r}", f"use one of {', '.join(MODES)}"
+            )
         if self.k < 1:
             raise ConfigError(f"k must be at least 1, got {self.k}")
         if not 0 <= self.chunk_overlap < self.chunk_size:
@@ -98,8 +102,14 @@ class Settings:
                 elif name in ("min_relevance", "dense_weight", "bm25_weight", "max_file_mb"):
                     values[name] = float(raw)
                 elif name in (
-                    "batch_size", "chunk_size", "chunk_overlap", "k", "rrf_k",
-                    "fetch_factor", "ann_threshold", "port",
+                    "batch_size",
+                    "chunk_size",
+                    "chunk_overlap",
+                    "k",
+                    "rrf_k",
+                    "fetch_factor",
+                    "ann_threshold",
+                    "port",
                 ):
                     values[name] = int(raw)
                 else:

@@ -67,9 +67,13 @@ def decode_text(raw: bytes, name: str) -> str:
         except UnicodeDecodeError:
             raise CorpusError(f"{name}: damaged UTF-16 text", "re-save the file as UTF-8") from None
         if "\x00" in text:
-            raise CorpusError(f"{name}: looks binary (contains NUL characters)", "remove it or convert it to text")
+            raise CorpusError(
+                f"{name}: looks binary (contains NUL characters)", "remove it or convert it to text"
+            )
     elif b"\x00" in raw:
-        raise CorpusError(f"{name}: looks binary (contains NUL bytes)", "remove it or convert it to text")
+        raise CorpusError(
+            f"{name}: looks binary (contains NUL bytes)", "remove it or convert it to text"
+        )
     else:
         try:
             text = raw.decode("utf-8-sig")
@@ -130,7 +134,9 @@ def _name_problem(raw_name: str) -> tuple[str, str | None]:
     return unicodedata.normalize("NFC", raw_name), None
 
 
-def load_corpus(corpus_dir: Path, max_bytes: int = MAX_FILE_BYTES) -> tuple[list[Document], list[Skipped]]:
+def load_corpus(
+    corpus_dir: Path, max_bytes: int = MAX_FILE_BYTES
+) -> tuple[list[Document], list[Skipped]]:
     """Load every supported file; anything unusable is returned in `skipped` with its reason and fix.
 
     Document ids are NFC-normalised relative paths, so a name typed on any system finds its file.
@@ -145,25 +151,33 @@ def load_corpus(corpus_dir: Path, max_bytes: int = MAX_FILE_BYTES) -> tuple[list
             skipped.append(Skipped(name, problem))
             continue
         if name in names:
-            skipped.append(Skipped(name, "another file has the same name in another Unicode form: rename one"))
+            skipped.append(
+                Skipped(name, "another file has the same name in another Unicode form: rename one")
+            )
             continue
         names.add(name)
         if path.is_symlink():
-            skipped.append(Skipped(name, "symbolic link, not followed: copy the file into the corpus instead"))
+            skipped.append(
+                Skipped(name, "symbolic link, not followed: copy the file into the corpus instead")
+            )
             continue
         loader = LOADERS.get(path.suffix.lower())
         if loader is None:
             kinds = ", ".join(sorted(LOADERS))
-            skipped.append(Skipped(name, f"unsupported file type {path.suffix or '(none)'!r} (reads {kinds})"))
+            skipped.append(
+                Skipped(name, f"unsupported file type {path.suffix or '(none)'!r} (reads {kinds})")
+            )
             continue
         try:
             size = path.stat().st_size
             if size > max_bytes:
-                skipped.append(Skipped(
-                    name,
-                    f"too large ({size / 2**20:.1f} MiB, limit {max_bytes / 2**20:g} MiB): "
-                    "split it, or raise QA_MAX_FILE_MB to index it (embedding takes minutes per MiB)",
-                ))
+                skipped.append(
+                    Skipped(
+                        name,
+                        f"too large ({size / 2**20:.1f} MiB, limit {max_bytes / 2**20:g} MiB): "
+                        "split it, or raise QA_MAX_FILE_MB to index it (embedding takes minutes per MiB)",
+                    )
+                )
                 continue
             raw = path.read_bytes()
             title, text = loader(raw, name)
@@ -172,7 +186,9 @@ def load_corpus(corpus_dir: Path, max_bytes: int = MAX_FILE_BYTES) -> tuple[list
             skipped.append(Skipped(name, f"{reason}: {exc.hint}" if exc.hint else reason))
             continue
         except OSError as exc:
-            skipped.append(Skipped(name, f"cannot read ({exc.strerror or exc}): check its permissions"))
+            skipped.append(
+                Skipped(name, f"cannot read ({exc.strerror or exc}): check its permissions")
+            )
             continue
         if not text.strip():
             skipped.append(Skipped(name, "empty file"))
@@ -193,7 +209,10 @@ def _find_file(root: Path, doc_id: str) -> Path | None:
         return path
     want = unicodedata.normalize("NFC", doc_id)
     for p in corpus_files(root):
-        if unicodedata.normalize("NFC", p.relative_to(root).as_posix()) == want and not p.is_symlink():
+        if (
+            unicodedata.normalize("NFC", p.relative_to(root).as_posix()) == want
+            and not p.is_symlink()
+        ):
             return p
     return None
 
@@ -202,16 +221,24 @@ def read_document(corpus_dir: Path, doc_id: str) -> Document:
     """One document by id, refusing anything that resolves outside the corpus folder (or via a symlink)."""
     root = corpus_dir.resolve()
     if not isinstance(doc_id, str) or not doc_id or "\x00" in doc_id:
-        raise CorpusError(f"{doc_id!r} is not a document name", "ask for a document listed by `qa index status`")
+        raise CorpusError(
+            f"{doc_id!r} is not a document name", "ask for a document listed by `qa index status`"
+        )
     path = (root / doc_id).resolve()
     if root != path and root not in path.parents:
-        raise CorpusError(f"{doc_id!r} is outside the corpus", "ask for a document listed by `qa index status`")
+        raise CorpusError(
+            f"{doc_id!r} is outside the corpus", "ask for a document listed by `qa index status`"
+        )
     rel = path.relative_to(root).as_posix() if path != root else ""
     if any(part.startswith(".") for part in rel.split("/")):
-        raise CorpusError(f"no document {doc_id!r} in the corpus", "run `qa index status` to list documents")
+        raise CorpusError(
+            f"no document {doc_id!r} in the corpus", "run `qa index status` to list documents"
+        )
     found = _find_file(root, rel) if rel else None
     if found is None:
-        raise CorpusError(f"no document {doc_id!r} in the corpus", "run `qa index status` to list documents")
+        raise CorpusError(
+            f"no document {doc_id!r} in the corpus", "run `qa index status` to list documents"
+        )
     loader = LOADERS.get(found.suffix.lower())
     if loader is None:
         raise CorpusError(f"{doc_id!r} is not a supported document")
@@ -309,8 +336,11 @@ def chunk_text(text: str, chunk_size: int, chunk_overlap: int) -> list[tuple[int
     """
     if chunk_size < 1 or not 0 <= chunk_overlap <= chunk_size:
         raise ValueError(f"bad chunking: size {chunk_size}, overlap {chunk_overlap}")
-    return [(x, y) for x, y in _split(text, 0, len(text), SEPARATORS, chunk_size, chunk_overlap)
-            if text[x:y].strip()]
+    return [
+        (x, y)
+        for x, y in _split(text, 0, len(text), SEPARATORS, chunk_size, chunk_overlap)
+        if text[x:y].strip()
+    ]
 
 
 def chunk_documents(

@@ -56,12 +56,16 @@ class Embedder:
 
     @property
     def dim(self) -> int:
-        get_dim = getattr(self.model, "get_embedding_dimension", None) or getattr(
-            self.model, "get_sentence_embedding_dimension"
+        model = self.model  # sentence-transformers 5+ renamed the method; accept both
+        get_dim = (
+            getattr(model, "get_embedding_dimension", None)
+            or model.get_sentence_embedding_dimension
         )
         return int(get_dim())
 
-    def encode(self, texts: Sequence[str], *, progress: bool = False, batch_size: int | None = None) -> np.ndarray:
+    def encode(
+        self, texts: Sequence[str], *, progress: bool = False, batch_size: int | None = None
+    ) -> np.ndarray:
         """(len(texts), dim) float32, L2-normalized."""
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)

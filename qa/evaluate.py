@@ -49,7 +49,9 @@ class QuestionResult:
     question: str
     sources: list[str]
     retrieved: list[str]  # documents of the top-k passages, best first (deduplicated)
-    first_relevant_rank: int | None  # 1-based document rank of the first expected document (top max(k,10) passages)
+    first_relevant_rank: (
+        int | None
+    )  # 1-based document rank of the first expected document (top max(k,10) passages)
     recall: float | None  # None for unanswerable questions
     abstained: bool
     expected_answer: str | None
@@ -72,7 +74,9 @@ class EvalReport:
     questions: int
     answerable: int
     unanswerable: int
-    metrics: dict[str, float | None]  # recall@k, mrr, ndcg@10, answer_contains, abstention_accuracy, false_abstention
+    metrics: dict[
+        str, float | None
+    ]  # recall@k, mrr, ndcg@10, answer_contains, abstention_accuracy, false_abstention
     misses: list[Miss]
     results: list[QuestionResult] = field(default_factory=list)
 
@@ -111,7 +115,9 @@ def _yaml_records(text: str, name: str) -> list[tuple[int, object]]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
-        raise EvalError(f"{name}{where}: not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
+        raise EvalError(
+            f"{name}{where}: not valid YAML ({getattr(exc, 'problem', None) or exc})"
+        ) from None
     if isinstance(data, dict) and "questions" in data:
         data = data["questions"]
     if not isinstance(data, list):
@@ -143,17 +149,27 @@ def _check(line: int, item: object, name: str) -> GoldQuestion:
     if not isinstance(q, str) or not q.strip():
         raise EvalError(f"{where}: `question` must be non-empty text")
     if "sources" not in item:
-        raise EvalError(f"{where}: `sources` is missing (use [] for a question the corpus cannot answer)")
+        raise EvalError(
+            f"{where}: `sources` is missing (use [] for a question the corpus cannot answer)"
+        )
     sources = item["sources"]
     if isinstance(sources, str):
         sources = [sources]
     if not isinstance(sources, list) or not all(isinstance(s, str) and s.strip() for s in sources):
         raise EvalError(f"{where}: `sources` must be a file name or a list of file names")
     answer = item.get("answer")
-    if answer is not None and (not isinstance(answer, (str, int, float)) or isinstance(answer, bool) or not str(answer).strip()):
+    if answer is not None and (
+        not isinstance(answer, (str, int, float))
+        or isinstance(answer, bool)
+        or not str(answer).strip()
+    ):
         raise EvalError(f"{where}: `answer` must be non-empty text")
-    return GoldQuestion(line, q.strip(), tuple(dict.fromkeys(s.strip() for s in sources)),
-                        None if answer is None else str(answer).strip())
+    return GoldQuestion(
+        line,
+        q.strip(),
+        tuple(dict.fromkeys(s.strip() for s in sources)),
+        None if answer is None else str(answer).strip(),
+    )
 
 
 def load_gold(path: Path | str, known_documents: Sequence[str] | None = None) -> list[GoldQuestion]:
@@ -167,7 +183,9 @@ def load_gold(path: Path | str, known_documents: Sequence[str] | None = None) ->
     except FileNotFoundError:
         raise EvalError(f"{path} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise EvalError(f"{path} is unreadable ({exc})", "save the questions file as UTF-8 text") from None
+        raise EvalError(
+            f"{path} is unreadable ({exc})", "save the questions file as UTF-8 text"
+        ) from None
     name = path.name
     if path.suffix.lower() in (".yaml", ".yml"):
         records = _yaml_records(text, name)
@@ -185,7 +203,9 @@ def load_gold(path: Path | str, known_documents: Sequence[str] | None = None) ->
             if unknown:
                 raise EvalError(
                     f"{name} line {g.line}: source {unknown[0]!r} is not an indexed document",
-                    f"use a file name from `qa index status` (e.g. {sorted(known)[0]!r})" if known else None,
+                    f"use a file name from `qa index status` (e.g. {sorted(known)[0]!r})"
+                    if known
+                    else None,
                 )
     return gold
 
@@ -194,7 +214,9 @@ def load_gold(path: Path | str, known_documents: Sequence[str] | None = None) ->
 
 
 def _normalize(text: str) -> str:
-    return " ".join(re.sub(r"[\u2018\u2019]", "'", re.sub(r"[\u201c\u201d]", '"', text)).lower().split())
+    return " ".join(
+        re.sub(r"[\u2018\u2019]", "'", re.sub(r"[\u201c\u201d]", '"', text)).lower().split()
+    )
 
 
 def answer_contains(answer: str, expected: str) -> bool:
@@ -206,7 +228,9 @@ def _docs_in_order(hits) -> list[str]:
     return list(dict.fromkeys(h.chunk.doc_id for h in hits))
 
 
-def evaluate(engine, gold: Sequence[GoldQuestion], *, k: int | None = None, mode: str | None = None) -> EvalReport:
+def evaluate(
+    engine, gold: Sequence[GoldQuestion], *, k: int | None = None, mode: str | None = None
+) -> EvalReport:
     """Run every gold question through the app's retriever and answer composer and score it."""
     from ranx import Qrels, Run
     from ranx import evaluate as ranx_evaluate
@@ -237,33 +261,67 @@ def evaluate(engine, gold: Sequence[GoldQuestion], *, k: int | None = None, mode
             qid = f"q{i}"
             qrels[qid] = dict.fromkeys(g.sources, 1)
             run_k[qid] = {d: float(len(top) - r) for r, d in enumerate(top)} or {"\x00none": 0.0}
-            run_deep[qid] = {d: float(len(deep) - r) for r, d in enumerate(deep)} or {"\x00none": 0.0}
+            run_deep[qid] = {d: float(len(deep) - r) for r, d in enumerate(deep)} or {
+                "\x00none": 0.0
+            }
             recall = sum(s in top for s in g.sources) / len(g.sources)
             first = next((r for r, d in enumerate(deep, start=1) if d in g.sources), None)
             if recall < 1:
                 missing = [s for s in g.sources if s not in top]
-                misses.append(Miss(g.line, g.question, "not-retrieved",
-                                   f"expected {', '.join(missing)} in the top {k} passages; got {', '.join(top) or 'nothing'}"))
+                misses.append(
+                    Miss(
+                        g.line,
+                        g.question,
+                        "not-retrieved",
+                        f"expected {', '.join(missing)} in the top {k} passages; got {', '.join(top) or 'nothing'}",
+                    )
+                )
             if answer.abstained:
-                misses.append(Miss(g.line, g.question, "abstained", "answerable, but the answer abstained"))
+                misses.append(
+                    Miss(g.line, g.question, "abstained", "answerable, but the answer abstained")
+                )
         elif not answer.abstained:
             best = answer.citations[0].source if answer.citations else "?"
-            misses.append(Miss(g.line, g.question, "should-abstain",
-                               f"unanswerable, but answered (top passage from {best})"))
+            misses.append(
+                Miss(
+                    g.line,
+                    g.question,
+                    "should-abstain",
+                    f"unanswerable, but answered (top passage from {best})",
+                )
+            )
         if contains is False:
-            misses.append(Miss(g.line, g.question, "answer-missing", f"answer does not contain {g.answer!r}"))
-        results.append(QuestionResult(g.line, g.question, list(g.sources), top, first, recall,
-                                      answer.abstained, g.answer, contains, answer.answer))
+            misses.append(
+                Miss(g.line, g.question, "answer-missing", f"answer does not contain {g.answer!r}")
+            )
+        results.append(
+            QuestionResult(
+                g.line,
+                g.question,
+                list(g.sources),
+                top,
+                first,
+                recall,
+                answer.abstained,
+                g.answer,
+                contains,
+                answer.answer,
+            )
+        )
 
     metrics: dict[str, float | None] = {f"recall@{k}": None, "mrr": None, "ndcg@10": None}
     if qrels:
         qr = Qrels(qrels)
-        metrics[f"recall@{k}"] = float(ranx_evaluate(qr, Run(run_k), f"recall@{k}", make_comparable=True))
+        metrics[f"recall@{k}"] = float(
+            ranx_evaluate(qr, Run(run_k), f"recall@{k}", make_comparable=True)
+        )
         deep_scores = ranx_evaluate(qr, Run(run_deep), ["mrr", "ndcg@10"], make_comparable=True)
         metrics["mrr"] = float(deep_scores["mrr"])
         metrics["ndcg@10"] = float(deep_scores["ndcg@10"])
     with_answer = [r for r in results if r.answer_contains is not None]
-    metrics["answer_contains"] = sum(r.answer_contains for r in with_answer) / len(with_answer) if with_answer else None
+    metrics["answer_contains"] = (
+        sum(r.answer_contains for r in with_answer) / len(with_answer) if with_answer else None
+    )
     unans = [r for r in results if not r.sources]
     metrics["abstention_accuracy"] = sum(r.abstained for r in unans) / len(unans) if unans else None
     ans = [r for r in results if r.sources]

@@ -24,9 +24,13 @@ KIND_STEMS: dict[str, frozenset[str]] = {
     "wounded": frozenset({"wound", "injur", "injuri", "hurt"}),
     "casualties": frozenset({"casualti", "loss"}),
     "captured": frozenset({"captur", "prison", "prisoner", "pow", "surrend"}),
-    "deployed": frozenset({"deploy", "sent", "send", "dispatch", "station", "mobil", "mobilis", "mobiliz"}),
+    "deployed": frozenset(
+        {"deploy", "sent", "send", "dispatch", "station", "mobil", "mobilis", "mobiliz"}
+    ),
 }
-TROOP_STEMS = frozenset({"troop", "soldier", "forc", "personnel", "fighter", "servicemen", "armi", "men"})
+TROOP_STEMS = frozenset(
+    {"troop", "soldier", "forc", "personnel", "fighter", "servicemen", "armi", "men"}
+)
 KIND_LABELS = {
     "deployed": "troops deployed",
     "killed": "killed",
@@ -39,24 +43,127 @@ KIND_LABELS = {
 }
 # Canonical qualifiers, longest phrase first when matching the words just before a number.
 QUALIFIERS = {
-    "in excess of": "more than", "more than": "more than", "over": "more than", "above": "more than",
-    "upwards of": "more than", "at least": "at least", "no fewer than": "at least",
-    "approximately": "about", "about": "about", "around": "about", "roughly": "about", "some": "about",
-    "an estimated": "about", "estimated": "about", "almost": "nearly", "nearly": "nearly",
-    "close to": "nearly", "fewer than": "fewer than", "less than": "fewer than", "under": "fewer than",
-    "up to": "up to", "as many as": "up to",
+    "in excess of": "more than",
+    "more than": "more than",
+    "over": "more than",
+    "above": "more than",
+    "upwards of": "more than",
+    "at least": "at least",
+    "no fewer than": "at least",
+    "approximately": "about",
+    "about": "about",
+    "around": "about",
+    "roughly": "about",
+    "some": "about",
+    "an estimated": "about",
+    "estimated": "about",
+    "almost": "nearly",
+    "nearly": "nearly",
+    "close to": "nearly",
+    "fewer than": "fewer than",
+    "less than": "fewer than",
+    "under": "fewer than",
+    "up to": "up to",
+    "as many as": "up to",
 }
-QUANTITY_PHRASES = ("how many", "how much", "what number", "number of", "how often", "death toll", "how large",
-                    "how big", "size of", "what was the toll")
-DATE_PHRASES = ("what year", "which year", "what date", "which date", "what month", "which month", "what day",
-                "since when", "how long ago", "in what year")
-FUNCTION_WORDS = frozenset({
-    "how", "what", "who", "whom", "whose", "when", "where", "why", "which", "did", "do", "does", "many", "much",
-    "he", "she", "his", "her", "him", "they", "them", "their", "it", "its", "has", "have", "had", "were", "was",
-    "is", "are", "been", "be", "say", "said", "i", "you", "we", "me", "my", "our", "your", "can", "could", "would",
-    "should", "will", "shall", "may", "might", "must", "a", "an", "the", "of", "in", "on", "to", "for", "and", "or",
-    "about", "there", "that", "this", "those", "these", "tell", "number", "total",
-})
+QUANTITY_PHRASES = (
+    "how many",
+    "how much",
+    "what number",
+    "number of",
+    "how often",
+    "death toll",
+    "how large",
+    "how big",
+    "size of",
+    "what was the toll",
+)
+DATE_PHRASES = (
+    "what year",
+    "which year",
+    "what date",
+    "which date",
+    "what month",
+    "which month",
+    "what day",
+    "since when",
+    "how long ago",
+    "in what year",
+)
+FUNCTION_WORDS = frozenset(
+    {
+        "how",
+        "what",
+        "who",
+        "whom",
+        "whose",
+        "when",
+        "where",
+        "why",
+        "which",
+        "did",
+        "do",
+        "does",
+        "many",
+        "much",
+        "he",
+        "she",
+        "his",
+        "her",
+        "him",
+        "they",
+        "them",
+        "their",
+        "it",
+        "its",
+        "has",
+        "have",
+        "had",
+        "were",
+        "was",
+        "is",
+        "are",
+        "been",
+        "be",
+        "say",
+        "said",
+        "i",
+        "you",
+        "we",
+        "me",
+        "my",
+        "our",
+        "your",
+        "can",
+        "could",
+        "would",
+        "should",
+        "will",
+        "shall",
+        "may",
+        "might",
+        "must",
+        "a",
+        "an",
+        "the",
+        "of",
+        "in",
+        "on",
+        "to",
+        "for",
+        "and",
+        "or",
+        "about",
+        "there",
+        "that",
+        "this",
+        "those",
+        "these",
+        "tell",
+        "number",
+        "total",
+    }
+)
 MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
 RANGE_SEPARATORS = ("–", "—", "-", " to ", " and ")
 _WORD = re.compile(r"[\w'’]+(?:-[\w'’]+)*")
@@ -116,8 +223,15 @@ def question_kinds(question: str) -> tuple[str, ...] | None:
         return ("date",)
     if specific:
         if "killed" in specific and "wounded" in specific:
-            specific = ["casualties", *[k for k in specific if k not in ("killed", "wounded", "casualties")]]
-        related = {"casualties": ("killed", "wounded"), "killed": ("casualties",), "wounded": ("casualties",)}
+            specific = [
+                "casualties",
+                *[k for k in specific if k not in ("killed", "wounded", "casualties")],
+            ]
+        related = {
+            "casualties": ("killed", "wounded"),
+            "killed": ("casualties",),
+            "wounded": ("casualties",),
+        }
         out = list(dict.fromkeys([*specific, *[r for k in specific for r in related.get(k, ())]]))
         return tuple(out) if (asks_number or "casualties" in specific) else None
     if asks_number and stems & (KIND_STEMS["deployed"] | TROOP_STEMS):
@@ -139,7 +253,9 @@ class Mention:
     end: int
     low: float
     high: float
-    qualifier: str  # canonical: "", "about", "more than", "at least", "nearly", "fewer than", "up to"
+    qualifier: (
+        str  # canonical: "", "about", "more than", "at least", "nearly", "fewer than", "up to"
+    )
     kind: str  # deployed | killed | wounded | casualties | captured | troops | date | count
 
     @property
@@ -171,7 +287,9 @@ def _bounds(surface: str, value: float, uncertainty: float | None) -> tuple[floa
             if lo is None or hi is None:
                 continue
             lead = _value(right.split()[0])
-            if lead and hi > lead and lo < lead * 2:  # the scale word is written once: "10-12 thousand"
+            if (
+                lead and hi > lead and lo < lead * 2
+            ):  # the scale word is written once: "10-12 thousand"
                 lo *= hi / lead
             if lo <= hi:
                 return lo, hi
@@ -183,7 +301,7 @@ def _clause_stems(text: str, start: int, end: int, lo: int, hi: int) -> tuple[se
     before = text[lo:start]
     cut = list(_CLAUSE_BREAK.finditer(before))
     if cut:
-        before = before[cut[-1].end():]
+        before = before[cut[-1].end() :]
     after = text[end:hi]
     m = _CLAUSE_BREAK.search(after)
     if m:
@@ -268,15 +386,31 @@ def mentions(sentence: str, about: Sequence[str] = ()) -> list[Mention]:
     taken = [(m.start, m.end) for m in out]
     for a, b in _months(sentence):
         if not any(x <= a < y for x, y in taken):
-            out.append(Mention(sentence[a:b], a, b, float(MONTHS[sentence[a:b].split("-")[-1].lower()]),
-                               float(MONTHS[sentence[a:b].split("-")[-1].lower()]), "", "date"))
+            out.append(
+                Mention(
+                    sentence[a:b],
+                    a,
+                    b,
+                    float(MONTHS[sentence[a:b].split("-")[-1].lower()]),
+                    float(MONTHS[sentence[a:b].split("-")[-1].lower()]),
+                    "",
+                    "date",
+                )
+            )
     out.sort(key=lambda m: m.start)
     merged: list[Mention] = []
     for m in out:  # "August 2024": a month and its year are one date
         prev = merged[-1] if merged else None
-        if (prev and prev.kind == m.kind == "date" and prev.low <= 12 and m.low > 12
-                and sentence[prev.end:m.start] in (" ", ", ")):
-            merged[-1] = Mention(sentence[prev.start:m.end], prev.start, m.end, m.low, m.high, "", "date")
+        if (
+            prev
+            and prev.kind == m.kind == "date"
+            and prev.low <= 12
+            and m.low > 12
+            and sentence[prev.end : m.start] in (" ", ", ")
+        ):
+            merged[-1] = Mention(
+                sentence[prev.start : m.end], prev.start, m.end, m.low, m.high, "", "date"
+            )
         else:
             merged.append(m)
     return merged
@@ -310,7 +444,15 @@ class Figure:
         }
 
 
-QUALIFIER_ORDER = {"fewer than": 0, "up to": 1, "nearly": 2, "about": 3, "": 4, "at least": 5, "more than": 6}
+QUALIFIER_ORDER = {
+    "fewer than": 0,
+    "up to": 1,
+    "nearly": 2,
+    "about": 3,
+    "": 4,
+    "at least": 5,
+    "more than": 6,
+}
 
 
 def _display(m: Mention) -> str:
@@ -334,10 +476,21 @@ def group(found: Iterable[tuple[Mention, int]], kinds: Sequence[str]) -> list[Fi
         m0 = items[0][0]
         cids = tuple(dict.fromkeys(cid for _, cid in items))
         qual = "" if (m0.is_range or m0.kind == "date") else m0.qualifier
-        figures.append(Figure(_display(m0), m0.kind, m0.low, m0.high, qual, cids,
-                              tuple(dict.fromkeys(m.number for m, _ in items))))
+        figures.append(
+            Figure(
+                _display(m0),
+                m0.kind,
+                m0.low,
+                m0.high,
+                qual,
+                cids,
+                tuple(dict.fromkeys(m.number for m, _ in items)),
+            )
+        )
     rank = {k: i for i, k in enumerate(kinds)}
-    return sorted(figures, key=lambda f: (rank[f.kind], f.low, f.high, QUALIFIER_ORDER.get(f.qualifier, 4)))
+    return sorted(
+        figures, key=lambda f: (rank[f.kind], f.low, f.high, QUALIFIER_ORDER.get(f.qualifier, 4))
+    )
 
 
 def disagreeing_kinds(figures: Sequence[Figure]) -> list[str]:
@@ -353,10 +506,16 @@ def summary(figures: Sequence[Figure]) -> str:
     lines = []
     disagree = set(disagreeing_kinds(figures))
     for kind in dict.fromkeys(f.kind for f in figures):
-        items = "; ".join(f"{f.text} " + "".join(f"[{c}]" for c in f.citations) for f in figures if f.kind == kind)
+        items = "; ".join(
+            f"{f.text} " + "".join(f"[{c}]" for c in f.citations) for f in figures if f.kind == kind
+        )
         label = KIND_LABELS.get(kind, kind)
         if kind == "date":
-            lines.append(f"Sources give different dates: {items}." if kind in disagree else f"Date given: {items}.")
+            lines.append(
+                f"Sources give different dates: {items}."
+                if kind in disagree
+                else f"Date given: {items}."
+            )
         elif kind in disagree:
             lines.append(f"Sources give different figures for {label} (they disagree): {items}.")
         else:

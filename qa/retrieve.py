@@ -19,12 +19,16 @@ from qa.store import Index
 class Hit:
     chunk: Chunk
     score: float  # the fused score that ranked it
-    relevance: float  # cosine similarity of query and chunk: comparable across modes, drives abstention
+    relevance: (
+        float  # cosine similarity of query and chunk: comparable across modes, drives abstention
+    )
     dense_rank: int | None = None
     bm25_rank: int | None = None
 
 
-def rrf(rankings: Sequence[Sequence[int]], weights: Sequence[float] | None = None, k: int = 60) -> list[tuple[int, float]]:
+def rrf(
+    rankings: Sequence[Sequence[int]], weights: Sequence[float] | None = None, k: int = 60
+) -> list[tuple[int, float]]:
     """Reciprocal rank fusion: score(d) = sum_i w_i / (k + rank_i(d)), ranks from 1. Ties keep first-seen order."""
     weights = list(weights) if weights is not None else [1.0] * len(rankings)
     if len(weights) != len(rankings):
@@ -68,11 +72,21 @@ class Retriever:
         elif mode == "bm25":
             fused = sparse
         else:
-            fused = rrf([[c for c, _ in dense], [c for c, _ in sparse]], [s.dense_weight, s.bm25_weight], s.rrf_k)
+            fused = rrf(
+                [[c for c, _ in dense], [c for c, _ in sparse]],
+                [s.dense_weight, s.bm25_weight],
+                s.rrf_k,
+            )
         fused = fused[:k]
         ids = [cid for cid, _ in fused]
         rel = self.index.cosine(qvec, ids)
         return [
-            Hit(self.index.chunks[cid], float(score), float(r), dense_rank.get(cid), bm25_rank.get(cid))
+            Hit(
+                self.index.chunks[cid],
+                float(score),
+                float(r),
+                dense_rank.get(cid),
+                bm25_rank.get(cid),
+            )
             for (cid, score), r in zip(fused, rel, strict=True)
         ]

@@ -94,8 +94,16 @@ def test_casualty_figures_are_about_the_asked_quantity(engine, real_settings):
     [
         ("Who is Ryu Seong-hyeon?", A2, "defector"),
         ("What injuries did the two captured soldiers have?", A3, "jaw injuries"),
-        ("Which fighter jets will Russia provide to North Korea in exchange for troops?", A1, "MiG-29"),
-        ("How did the defector get across the border?", A2, "minefield"),  # paraphrase, weakest margin
+        (
+            "Which fighter jets will Russia provide to North Korea in exchange for troops?",
+            A1,
+            "MiG-29",
+        ),
+        (
+            "How did the defector get across the border?",
+            A2,
+            "minefield",
+        ),  # paraphrase, weakest margin
     ],
 )
 def test_answers_quote_the_fact(engine, real_settings, question, expected_source, fact):
@@ -111,11 +119,14 @@ def test_near_identical_sentences_are_quoted_once(tmp_path, embedder):
     from qa.store import build_index
 
     body = "The bridge over the Selva river reopened on Monday after four months of repairs. "
-    home = make_home(tmp_path, {
-        "a.txt": "Bridge reopens\n" + body * 3 + "Traffic was heavy on the first day.",
-        "b.txt": "Selva crossing\nOfficials said the bridge over the Selva river reopened on Monday after four "
-                 "months of repairs. Engineers will inspect it again in spring.",
-    })
+    home = make_home(
+        tmp_path,
+        {
+            "a.txt": "Bridge reopens\n" + body * 3 + "Traffic was heavy on the first day.",
+            "b.txt": "Selva crossing\nOfficials said the bridge over the Selva river reopened on Monday after four "
+            "months of repairs. Engineers will inspect it again in spring.",
+        },
+    )
     s = settings_for(home)
     build_index(s, embedder)
     a = Engine(s, embedder).ask("When did the bridge over the Selva reopen?")
@@ -182,14 +193,22 @@ def test_sentence_spans_are_exact_on_every_passage(engine):
 
 
 def test_mentions_give_qualifier_range_and_kind():
-    s = ("Western intelligence estimates approximately 11,000-12,000 North Korean troops have been deployed "
-         "to support Russian forces, with over 3,000 killed or wounded since mid-November.")
+    s = (
+        "Western intelligence estimates approximately 11,000-12,000 North Korean troops have been deployed "
+        "to support Russian forces, with over 3,000 killed or wounded since mid-November."
+    )
     ms = [(m.number, m.low, m.high, m.qualifier, m.kind) for m in fig.mentions(s)]
     assert ("11,000-12,000", 11000, 12000, "about", "deployed") in ms
     assert ("3,000", 3000, 3000, "more than", "casualties") in ms
     s = "around 300 North Korean soldiers had been killed and over 2,700 wounded in Ukraine."
-    assert [(m.number, m.kind) for m in fig.mentions(s)] == [("300", "killed"), ("2,700", "wounded")]
-    assert fig.mentions("Ryu escaped to South Korea in 2019 by crossing a minefield.")[0].kind == "date"
+    assert [(m.number, m.kind) for m in fig.mentions(s)] == [
+        ("300", "killed"),
+        ("2,700", "wounded"),
+    ]
+    assert (
+        fig.mentions("Ryu escaped to South Korea in 2019 by crossing a minefield.")[0].kind
+        == "date"
+    )
     assert fig.mentions("a 32-year-old former soldier") == []  # an age, not a count
 
 

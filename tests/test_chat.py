@@ -27,7 +27,10 @@ def turn(question: str, abstained: bool = False) -> Answer:
         ("Where was his family?", True),
         ("How many troops were deployed?", False),
         ("What did John Kirby say about North Korean losses?", False),
-        ("Is this North Korea's largest deployment since the Korean War?", False),  # names its own subject
+        (
+            "Is this North Korea's largest deployment since the Korean War?",
+            False,
+        ),  # names its own subject
         ("What injuries did the two captured soldiers have?", False),
     ],
 )
@@ -39,14 +42,18 @@ def test_resolution_rule():
     ryu = [turn("Who is Ryu Seong-hyeon?")]
     assert resolve_follow_up("When did he escape?", ryu) == "When did Ryu Seong-hyeon escape?"
     assert resolve_follow_up("Where was his family?", ryu) == "Where was Ryu Seong-hyeon's family?"
-    assert resolve_follow_up("How many troops were deployed?", ryu) == "How many troops were deployed?"
+    assert (
+        resolve_follow_up("How many troops were deployed?", ryu) == "How many troops were deployed?"
+    )
     troops = [turn("how many troops were deployed?")]
     assert resolve_follow_up("What about the wounded?", troops) == (
-        "What about the wounded? (how many troops were deployed?)")
+        "What about the wounded? (how many troops were deployed?)"
+    )
     # nothing to lean on: the first question, or only abstained turns before it
     assert resolve_follow_up("When did he escape?", []) == "When did he escape?"
-    assert resolve_follow_up("When did he escape?", [turn("Who is Ryu?"), turn("Who won the cup?", True)]) == (
-        "When did Ryu escape?")
+    assert resolve_follow_up(
+        "When did he escape?", [turn("Who is Ryu?"), turn("Who won the cup?", True)]
+    ) == ("When did Ryu escape?")
 
 
 @pytest.mark.slow
@@ -80,9 +87,19 @@ def test_elliptic_follow_up_keeps_the_quantity(engine):
 
 @pytest.mark.slow
 def test_chat_json_resolves_follow_ups(real_settings):
-    stdin = "Who is Ryu Seong-hyeon?\nWhen did he escape?\nWho won the football world cup in 1998?\n"
+    stdin = (
+        "Who is Ryu Seong-hyeon?\nWhen did he escape?\nWho won the football world cup in 1998?\n"
+    )
     res = CliRunner().invoke(
-        cli, ["--corpus", str(real_settings.corpus_dir), "--index", str(real_settings.index_dir), "chat", "--json"],
+        cli,
+        [
+            "--corpus",
+            str(real_settings.corpus_dir),
+            "--index",
+            str(real_settings.index_dir),
+            "chat",
+            "--json",
+        ],
         input=stdin,
     )
     assert res.exit_code == 0, res.output

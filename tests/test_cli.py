@@ -13,7 +13,9 @@ from tests.conftest import make_home
 
 def run(settings, *args, input=None):
     res = CliRunner().invoke(
-        cli, ["--corpus", str(settings.corpus_dir), "--index", str(settings.index_dir), *args], input=input
+        cli,
+        ["--corpus", str(settings.corpus_dir), "--index", str(settings.index_dir), *args],
+        input=input,
     )
     return res
 
@@ -56,7 +58,12 @@ def test_ask_text_output_lists_sources(real_settings):
 
 
 def test_chat_json_prints_one_object_per_question(real_settings):
-    questions = ["Who is Ryu Seong-hyeon?", "", "how many troops were deployed?", "What did John Kirby say?"]
+    questions = [
+        "Who is Ryu Seong-hyeon?",
+        "",
+        "how many troops were deployed?",
+        "What did John Kirby say?",
+    ]
     res = run(real_settings, "chat", "--json", input="\n".join(questions) + "\n")
     assert res.exit_code == 0, res.output
     lines = [json.loads(line) for line in res.stdout.splitlines()]
@@ -74,7 +81,10 @@ def test_index_status_reports_each_document(real_settings):
 
 
 def test_build_then_status_then_stale(tmp_path, embedder):
-    home = make_home(tmp_path, {"a.txt": "Alpha report\nThe alpha unit moved north.", "b.md": "# Beta\nBeta text."})
+    home = make_home(
+        tmp_path,
+        {"a.txt": "Alpha report\nThe alpha unit moved north.", "b.md": "# Beta\nBeta text."},
+    )
     from tests.conftest import settings_for
 
     s = settings_for(home)
@@ -85,7 +95,9 @@ def test_build_then_status_then_stale(tmp_path, embedder):
     assert "indexed 2 documents" in res.stdout
     res = run(s, "index", "build")
     assert "up to date" in res.stdout
-    (home / "corpus" / "a.txt").write_text("Alpha report\nThe alpha unit moved south.", encoding="utf-8")
+    (home / "corpus" / "a.txt").write_text(
+        "Alpha report\nThe alpha unit moved south.", encoding="utf-8"
+    )
     res = run(s, "index", "status")
     assert "stale" in res.stdout and "a.txt" in res.stdout and "qa index build" in res.stdout
     res = run(s, "ask", "where did the alpha unit move?")
@@ -109,7 +121,17 @@ def test_python_dash_m_entry_point(real_settings):
     import subprocess
     import sys
 
-    env = {**os.environ, "QA_CORPUS_DIR": str(real_settings.corpus_dir), "QA_INDEX_DIR": str(real_settings.index_dir)}
-    out = subprocess.run([sys.executable, "-m", "qa", "index", "status"], env=env, capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        "QA_CORPUS_DIR": str(real_settings.corpus_dir),
+        "QA_INDEX_DIR": str(real_settings.index_dir),
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "qa", "index", "status"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     assert "indexed" in out.stdout

@@ -8,7 +8,12 @@ from qa.corpus import chunk_documents, chunk_text, load_corpus, read_document
 from qa.errors import CorpusError
 from tests.conftest import CORPUS, make_home
 
-SEEDS = ["000_1b968beef730d8b4.txt", "001_e4cce470ff14cd12.txt", "002_00793e7f8cbc5f38.txt", "003_56f3c575adb43a3c.txt"]
+SEEDS = [
+    "000_1b968beef730d8b4.txt",
+    "001_e4cce470ff14cd12.txt",
+    "002_00793e7f8cbc5f38.txt",
+    "003_56f3c575adb43a3c.txt",
+]
 
 
 def test_corpus_holds_the_four_seed_articles():
@@ -23,7 +28,10 @@ def test_corpus_holds_the_four_seed_articles():
 
 def test_title_is_first_non_empty_line():
     docs, _ = load_corpus(CORPUS)
-    assert docs[0].title == "Captured North Korean troops in Ukraine face deadly orders to protect regime secrets"
+    assert (
+        docs[0].title
+        == "Captured North Korean troops in Ukraine face deadly orders to protect regime secrets"
+    )
     for d in docs:
         assert d.title == d.text.strip().split("\n", 1)[0].strip()
 
@@ -47,7 +55,11 @@ def test_every_real_chunk_points_at_its_source_text(size, overlap):
         covered = set()
         for c in mine:
             covered.update(range(c.start, c.end))
-        gaps = [i for i in range(mine[0].start, mine[-1].end) if i not in covered and not d.text[i].isspace()]
+        gaps = [
+            i
+            for i in range(mine[0].start, mine[-1].end)
+            if i not in covered and not d.text[i].isspace()
+        ]
         assert gaps == []
 
 

@@ -14,15 +14,27 @@ from qa.evaluate import answer_contains, load_gold
 
 GOLD = Path(__file__).parent / "gold" / "corpus.jsonl"
 SCIFACT = Path(__file__).resolve().parent.parent.parent / "shared" / "bench" / "scifact"
-DOCS = ["000_1b968beef730d8b4.txt", "001_e4cce470ff14cd12.txt", "002_00793e7f8cbc5f38.txt", "003_56f3c575adb43a3c.txt"]
+DOCS = [
+    "000_1b968beef730d8b4.txt",
+    "001_e4cce470ff14cd12.txt",
+    "002_00793e7f8cbc5f38.txt",
+    "003_56f3c575adb43a3c.txt",
+]
 
 # Measured on this corpus (README, "Retrieval quality"); floors sit a little under the measurement.
-GOLD_FLOORS = {"recall@5": 0.95, "mrr": 0.88, "ndcg@10": 0.9, "answer_contains": 0.75, "abstention_accuracy": 0.8}
+GOLD_FLOORS = {
+    "recall@5": 0.95,
+    "mrr": 0.88,
+    "ndcg@10": 0.9,
+    "answer_contains": 0.75,
+    "abstention_accuracy": 0.8,
+}
 
 
 def _cli(settings, *args):
     return CliRunner().invoke(
-        cli, ["--corpus", str(settings.corpus_dir), "--index", str(settings.index_dir), "eval", *args]
+        cli,
+        ["--corpus", str(settings.corpus_dir), "--index", str(settings.index_dir), "eval", *args],
     )
 
 
@@ -39,13 +51,20 @@ def test_shipped_gold_file_is_well_formed():
     corpus = Path(__file__).parent.parent / "corpus"
     for g in gold:
         if g.answer:
-            assert any(answer_contains((corpus / s).read_text(encoding="utf-8"), g.answer) for s in g.sources), g
+            assert any(
+                answer_contains((corpus / s).read_text(encoding="utf-8"), g.answer)
+                for s in g.sources
+            ), g
 
 
 @pytest.mark.parametrize(
     ("text", "line", "words"),
     [
-        ('{"question": "a?", "sources": []}\n{"question": "b?", "sources": [\n', 2, "not valid JSON"),
+        (
+            '{"question": "a?", "sources": []}\n{"question": "b?", "sources": [\n',
+            2,
+            "not valid JSON",
+        ),
         ('{"question": "a?", "sources": []}\n\n{"sources": ["x.txt"]}\n', 3, "`question`"),
         ('{"question": "a?"}\n', 1, "`sources` is missing"),
         ('{"question": "a?", "sources": [1]}\n', 1, "`sources` must be"),
@@ -76,11 +95,16 @@ def test_yaml_gold_and_its_errors(tmp_path):
     gold = load_gold(good, DOCS)
     assert [(g.line, g.sources, g.answer) for g in gold] == [(2, (DOCS[2],), "Ryu"), (5, (), None)]
     bad = tmp_path / "bad.yml"
-    bad.write_text("- question: ok?\n  sources: []\n- question: [unclosed\n  sources: []\n", encoding="utf-8")
+    bad.write_text(
+        "- question: ok?\n  sources: []\n- question: [unclosed\n  sources: []\n", encoding="utf-8"
+    )
     with pytest.raises(EvalError, match="line 4"):
         load_gold(bad)
     typo = tmp_path / "typo.yaml"
-    typo.write_text("- question: ok?\n  sources: []\n- question: where?\n  sources: [nope.txt]\n", encoding="utf-8")
+    typo.write_text(
+        "- question: ok?\n  sources: []\n- question: where?\n  sources: [nope.txt]\n",
+        encoding="utf-8",
+    )
     with pytest.raises(EvalError, match="line 3.*nope.txt"):
         load_gold(typo, DOCS)
     for text in ("", "just a string\n", "{}\n"):
@@ -92,7 +116,7 @@ def test_yaml_gold_and_its_errors(tmp_path):
 
 
 def test_answer_contains_ignores_case_spacing_and_quotes():
-    assert answer_contains("Kirby said \u201cThey\u2019re going\u201d  to", 'they\'re GOING" to')
+    assert answer_contains("Kirby said \u201cThey\u2019re going\u201d  to", "they're GOING\" to")
     assert not answer_contains("about 11,000 soldiers", "12,000")
 
 
@@ -118,9 +142,13 @@ def test_gold_file_scores_through_the_cli(real_settings):
 def test_eval_modes_and_misses_on_a_small_file(real_settings, tmp_path):
     p = tmp_path / "q.jsonl"
     p.write_text(
-        json.dumps({"question": "Which defector spoke to ABC News?", "sources": [DOCS[2]], "answer": "Ryu"}) + "\n"
+        json.dumps(
+            {"question": "Which defector spoke to ABC News?", "sources": [DOCS[2]], "answer": "Ryu"}
+        )
+        + "\n"
         # deliberately wrong expectation: must be listed as a miss, and lower recall
-        + json.dumps({"question": "What did John Kirby say about reprisals?", "sources": [DOCS[3]]}) + "\n",
+        + json.dumps({"question": "What did John Kirby say about reprisals?", "sources": [DOCS[3]]})
+        + "\n",
         encoding="utf-8",
     )
     for mode in ("dense", "bm25"):
@@ -131,7 +159,11 @@ def test_eval_modes_and_misses_on_a_small_file(real_settings, tmp_path):
         assert out["metrics"]["recall@1"] == 0.5
         assert [x["line"] for x in out["misses"] if x["kind"] == "not-retrieved"] == [2]
     text = _cli(real_settings, str(p), "--k", "1")
-    assert text.exit_code == 0 and "recall@1" in text.output and "line 2 [not-retrieved]" in text.output
+    assert (
+        text.exit_code == 0
+        and "recall@1" in text.output
+        and "line 2 [not-retrieved]" in text.output
+    )
 
 
 def test_eval_errors_are_messages(real_settings, tmp_path):
@@ -149,19 +181,30 @@ def test_eval_errors_are_messages(real_settings, tmp_path):
 def _write_beir(folder: Path) -> None:
     (folder / "qrels").mkdir(parents=True)
     docs = [
-        ("d1", "Aspirin and heart attacks", "Daily low-dose aspirin reduces the risk of a first heart attack."),
+        (
+            "d1",
+            "Aspirin and heart attacks",
+            "Daily low-dose aspirin reduces the risk of a first heart attack.",
+        ),
         ("d2", "Vitamin D", "Vitamin D supplements do not prevent bone fractures in older adults."),
         ("d3", "Coffee", "Coffee drinking is associated with lower mortality in large cohorts."),
         ("d4", "Sleep", "Short sleep duration raises the risk of obesity in children."),
     ]
     (folder / "corpus.jsonl").write_text(
-        "".join(json.dumps({"_id": d, "title": t, "text": x}) + "\n" for d, t, x in docs), encoding="utf-8"
+        "".join(json.dumps({"_id": d, "title": t, "text": x}) + "\n" for d, t, x in docs),
+        encoding="utf-8",
     )
-    queries = [("q1", "aspirin prevents myocardial infarction"), ("q2", "vitamin D and fractures"), ("q9", "unjudged")]
+    queries = [
+        ("q1", "aspirin prevents myocardial infarction"),
+        ("q2", "vitamin D and fractures"),
+        ("q9", "unjudged"),
+    ]
     (folder / "queries.jsonl").write_text(
         "".join(json.dumps({"_id": q, "text": t}) + "\n" for q, t in queries), encoding="utf-8"
     )
-    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\n", encoding="utf-8")
+    (folder / "qrels" / "test.tsv").write_text(
+        "query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\n", encoding="utf-8"
+    )
 
 
 def test_beir_cli_on_a_tiny_benchmark(real_settings, tmp_path, monkeypatch):
@@ -203,5 +246,7 @@ def test_scifact_scaled_down(embedder, tmp_path):
     assert m["dense"]["ndcg@10"] >= 0.84 and m["bm25"]["ndcg@10"] >= 0.84
     assert m["hybrid"]["ndcg@10"] >= max(0.87, m["dense"]["ndcg@10"], m["bm25"]["ndcg@10"])
     assert min(m[x]["recall@100"] for x in m) >= 0.97
-    again = run_beir(SCIFACT, Settings(), embedder, limit_docs=500, limit_queries=100, cache=tmp_path)
+    again = run_beir(
+        SCIFACT, Settings(), embedder, limit_docs=500, limit_queries=100, cache=tmp_path
+    )
     assert again.metrics == res.metrics  # second run reads the cached embeddings: same numbers

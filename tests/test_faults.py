@@ -40,8 +40,11 @@ def cli_ask(s, question: str = QUESTION):
 
 
 def corpus_hashes(corpus: Path) -> dict[str, str]:
-    return {p.relative_to(corpus).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(corpus.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(corpus).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(corpus.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +104,9 @@ def test_damaged_index_files_are_refused_then_rebuilt(damaged, embedder, how):
             load_index(s)
         assert "qa index build" in str(e.value), rel
         r = cli_ask(s)
-        assert r.exit_code == 1 and r.output.startswith("error: ") and "qa index build" in r.output, (rel, r.output)
+        assert (
+            r.exit_code == 1 and r.output.startswith("error: ") and "qa index build" in r.output
+        ), (rel, r.output)
         (gen / rel).write_bytes(backup)
     # damage everything at once, then the fix the message names repairs it, with the same answers
     for rel in _generation_files(s):
@@ -109,7 +114,9 @@ def test_damaged_index_files_are_refused_then_rebuilt(damaged, embedder, how):
     report = build_index(s, embedder)
     assert not report.unchanged
     assert Engine(s, embedder).ask(QUESTION).to_dict() == answer
-    assert [p.name for p in s.index_dir.iterdir() if p.is_dir()] == [read_manifest(s.index_dir).generation]
+    assert [p.name for p in s.index_dir.iterdir() if p.is_dir()] == [
+        read_manifest(s.index_dir).generation
+    ]
 
 
 MANIFEST_EDITS = {
@@ -127,8 +134,14 @@ MANIFEST_EDITS = {
     "other dims": lambda m: {**m, "model": {**m["model"], "dim": 768}},
     "n_chunks": lambda m: {**m, "n_chunks": m["n_chunks"] + 1},
     "format": lambda m: {**m, "format_version": 999},
-    "file size": lambda m: {**m, "files": {k: {**v, "bytes": v["bytes"] + 1} for k, v in m["files"].items()}},
-    "file checksum": lambda m: {**m, "files": {k: {**v, "sha256": "0" * 64} for k, v in m["files"].items()}},
+    "file size": lambda m: {
+        **m,
+        "files": {k: {**v, "bytes": v["bytes"] + 1} for k, v in m["files"].items()},
+    },
+    "file checksum": lambda m: {
+        **m,
+        "files": {k: {**v, "sha256": "0" * 64} for k, v in m["files"].items()},
+    },
 }
 
 
@@ -137,12 +150,18 @@ def test_hand_edited_manifest_is_a_typed_error_naming_the_fix(damaged, edit):
     s, _ = damaged
     path = s.index_dir / "manifest.json"
     edited = MANIFEST_EDITS[edit](json.loads(path.read_text()))
-    path.write_text(edited if isinstance(edited, str) else json.dumps(edited), encoding="utf-8", errors="surrogatepass")
+    path.write_text(
+        edited if isinstance(edited, str) else json.dumps(edited),
+        encoding="utf-8",
+        errors="surrogatepass",
+    )
     with pytest.raises((IndexCorruptError, IndexMismatchError, IndexMissingError)) as e:
         load_index(s)
     assert "qa index build" in str(e.value)
     for args in (["ask", QUESTION], ["index", "status"]):
-        r = CliRunner().invoke(cli, args, env={"QA_CORPUS_DIR": str(s.corpus_dir), "QA_INDEX_DIR": str(s.index_dir)})
+        r = CliRunner().invoke(
+            cli, args, env={"QA_CORPUS_DIR": str(s.corpus_dir), "QA_INDEX_DIR": str(s.index_dir)}
+        )
         assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
         assert "qa index build" in r.output, (args, r.output)
 
@@ -205,8 +224,14 @@ for index_dir, how in {cases!r}:
     print(how, "survived", file=sys.stderr, flush=True)
 print(json.dumps(results))
 """
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
-                          cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
     assert proc.returncode == 0, f"the app died (exit {proc.returncode}): {proc.stderr[-2000:]}"
     results = json.loads(proc.stdout.strip().splitlines()[-1])
     assert list(results) == RUNNING_FAULTS
@@ -231,10 +256,14 @@ def _docs_corpus(home: Path, n: int, rng: random.Random) -> None:
     sentences = []
     for p in sorted(CORPUS.iterdir()):
         text = p.read_text(encoding="utf-8")
-        sentences += [x.strip() + "." for x in text.replace("\n", " ").split(". ") if len(x.split()) > 5]
+        sentences += [
+            x.strip() + "." for x in text.replace("\n", " ").split(". ") if len(x.split()) > 5
+        ]
     for i in range(n):
         body = " ".join(rng.sample(sentences, 8))
-        (home / "corpus" / f"doc_{i:03}.txt").write_text(f"Report {i}\n\n{body}\n", encoding="utf-8")
+        (home / "corpus" / f"doc_{i:03}.txt").write_text(
+            f"Report {i}\n\n{body}\n", encoding="utf-8"
+        )
 
 
 class _Build:
@@ -243,10 +272,20 @@ class _Build:
     STAGES = (b"loading corpus", b"embedding", b"indexing")
 
     def __init__(self, s, force: bool) -> None:
-        env = {**os.environ, "QA_CORPUS_DIR": str(s.corpus_dir), "QA_INDEX_DIR": str(s.index_dir),
-               "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-        self.proc = subprocess.Popen([sys.executable, "-m", "qa", "index", "build", *(["--force"] if force else [])],
-                                     env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        env = {
+            **os.environ,
+            "QA_CORPUS_DIR": str(s.corpus_dir),
+            "QA_INDEX_DIR": str(s.index_dir),
+            "HF_HUB_OFFLINE": "1",
+            "TOKENIZERS_PARALLELISM": "false",
+        }
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "qa", "index", "build", *(["--force"] if force else [])],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         self.output = b""
         self.seen = {stage: threading.Event() for stage in self.STAGES}
         self.ended = threading.Event()
@@ -264,7 +303,9 @@ class _Build:
     def wait_for(self, stage: bytes, timeout: float = 300) -> None:
         """Until the build reports `stage` or ends."""
         deadline = time.monotonic() + timeout
-        while not (self.seen[stage].is_set() or self.ended.is_set()) and time.monotonic() < deadline:
+        while (
+            not (self.seen[stage].is_set() or self.ended.is_set()) and time.monotonic() < deadline
+        ):
             time.sleep(0.01)
 
     def finish(self) -> int:
@@ -290,8 +331,12 @@ def test_builds_killed_at_random_points_never_lose_the_index(tmp_path, embedder)
     previous = read_manifest(s.index_dir).generation
     for i in range(KILLS):
         # change the corpus so every build has work; every other build re-embeds everything
-        (home / "corpus" / f"doc_{i:03}.txt").write_text(f"Report {i} revised\n\nRevision {i}: " + " ".join(
-            rng.sample((home / "corpus" / "doc_049.txt").read_text().split(), 20)) + "\n", encoding="utf-8")
+        (home / "corpus" / f"doc_{i:03}.txt").write_text(
+            f"Report {i} revised\n\nRevision {i}: "
+            + " ".join(rng.sample((home / "corpus" / "doc_049.txt").read_text().split(), 20))
+            + "\n",
+            encoding="utf-8",
+        )
         before = corpus_hashes(s.corpus_dir)
         build = _Build(s, force=i % 2 == 0)
         if i % 4 == 3:  # anywhere from process start: imports, model loading, ...
@@ -299,7 +344,9 @@ def test_builds_killed_at_random_points_never_lose_the_index(tmp_path, embedder)
         else:
             stage = rng.choice(_Build.STAGES)
             build.wait_for(stage)
-            time.sleep(rng.uniform(0, {b"loading corpus": 0.4, b"embedding": 1.5, b"indexing": 1.5}[stage]))
+            time.sleep(
+                rng.uniform(0, {b"loading corpus": 0.4, b"embedding": 1.5, b"indexing": 1.5}[stage])
+            )
         build.proc.send_signal(signal.SIGKILL)
         code = build.finish()
         assert corpus_hashes(s.corpus_dir) == before, "the build changed the corpus"

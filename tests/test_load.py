@@ -30,7 +30,9 @@ QUESTIONS = [
 
 def ask(url: str, question: str, session: requests.Session) -> list:
     """One question through `/gradio_api/call/answer` (a fresh Gradio session: a first turn)."""
-    r = session.post(f"{url}/gradio_api/call/answer", json={"data": [question, 5, [], "hybrid"]}, timeout=60)
+    r = session.post(
+        f"{url}/gradio_api/call/answer", json={"data": [question, 5, [], "hybrid"]}, timeout=60
+    )
     r.raise_for_status()
     event_id = r.json()["event_id"]
     r = session.get(f"{url}/gradio_api/call/answer/{event_id}", timeout=900)
@@ -87,9 +89,11 @@ def test_twenty_concurrent_clients_get_the_single_client_answers(tmp_path):
         lat = sorted(x for _, _, x, err in results if not err)
         if lat:
             p95 = lat[min(len(lat) - 1, int(round(0.95 * (len(lat) - 1))))]
-            print(f"\nload: {CLIENTS} clients, {len(results)} requests in {elapsed:.1f} s "
-                  f"({len(results) / elapsed:.2f} answers/s), latency p50 {statistics.median(lat):.2f} s, "
-                  f"p95 {p95:.2f} s, max {lat[-1]:.2f} s")
+            print(
+                f"\nload: {CLIENTS} clients, {len(results)} requests in {elapsed:.1f} s "
+                f"({len(results) / elapsed:.2f} answers/s), latency p50 {statistics.median(lat):.2f} s, "
+                f"p95 {p95:.2f} s, max {lat[-1]:.2f} s"
+            )
         assert len(results) >= CLIENTS
         assert errors == []
         assert different == []

@@ -15,10 +15,38 @@ from qa.retrieve import Hit
 
 # Pieces that stress the splitters: every separator, unicode spaces and line breaks, combining marks,
 # astral characters, sentence-like punctuation and abbreviations.
-PIECES = [*SEPARATORS[:-1], "a", "b", "Z", "7", " ", "\t", "\r", "\r\n", "\u00a0", "\u2028", "\u3000", "\u200b",
-          "é", "e\u0301", "文", "🙂", "👩‍👩‍👧", "\ufeff", "Mr. ", "U.S. ", "3.5 ", "...", ". . .", "\"Yes.\" ",
-          "(about 11,000) ", "Dr. Kim said. "]
-TEXTS = st.one_of(st.text(max_size=400), st.lists(st.sampled_from(PIECES), max_size=200).map("".join))
+PIECES = [
+    *SEPARATORS[:-1],
+    "a",
+    "b",
+    "Z",
+    "7",
+    " ",
+    "\t",
+    "\r",
+    "\r\n",
+    "\u00a0",
+    "\u2028",
+    "\u3000",
+    "\u200b",
+    "é",
+    "e\u0301",
+    "文",
+    "🙂",
+    "👩‍👩‍👧",
+    "\ufeff",
+    "Mr. ",
+    "U.S. ",
+    "3.5 ",
+    "...",
+    ". . .",
+    '"Yes." ',
+    "(about 11,000) ",
+    "Dr. Kim said. ",
+]
+TEXTS = st.one_of(
+    st.text(max_size=400), st.lists(st.sampled_from(PIECES), max_size=200).map("".join)
+)
 
 
 @settings(max_examples=600, deadline=None)
@@ -27,7 +55,9 @@ def test_chunk_offsets_are_exact(text, size, data):
     overlap = data.draw(st.integers(0, size - 1), label="overlap")
     spans = chunk_text(text, size, overlap)
     # the same chunks as the reference splitter, each at its true place
-    assert [text[a:b] for a, b in spans] == [p for p in _splitter(size, overlap).split_text(text) if p.strip()]
+    assert [text[a:b] for a, b in spans] == [
+        p for p in _splitter(size, overlap).split_text(text) if p.strip()
+    ]
     covered: set[int] = set()
     previous = 0
     for a, b in spans:

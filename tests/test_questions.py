@@ -26,7 +26,10 @@ QUESTIONS = [
     ("Is this North Korea's largest deployment since the Korean War?", {A0}),
     ("What injuries did the two captured soldiers have?", {A3}),
     ("Did a captured soldier think he was only in training exercises?", {A3}),
-    ("What is Pak Yusung's organisation called and what does it ask the International Criminal Court?", {A2}),
+    (
+        "What is Pak Yusung's organisation called and what does it ask the International Criminal Court?",
+        {A2},
+    ),
     ("Why would Ryu have wanted to be deployed to Ukraine himself?", {A2}),
     ("How many North Korean troops were deployed to Russia?", {A0, A1, A2, A3}),
     ("Did Putin deny the involvement of North Korean troops?", {A0, A3}),
@@ -46,7 +49,9 @@ def test_the_right_article_is_retrieved(retriever, question, expected):
 
 
 def top1_accuracy(retriever, mode: str) -> float:
-    return sum(retriever.search(q, k=5, mode=mode)[0].chunk.doc_id in exp for q, exp in QUESTIONS) / len(QUESTIONS)
+    return sum(
+        retriever.search(q, k=5, mode=mode)[0].chunk.doc_id in exp for q, exp in QUESTIONS
+    ) / len(QUESTIONS)
 
 
 def test_hybrid_puts_the_right_article_first_and_beats_each_single_retriever(retriever):

@@ -37,7 +37,9 @@ rankings_st = st.lists(
 @settings(max_examples=300, deadline=None)
 @given(rankings=rankings_st, data=st.data(), k=st.integers(1, 100))
 def test_rrf_matches_brute_force(rankings, data, k):
-    weights = data.draw(st.lists(st.floats(0.0, 3.0), min_size=len(rankings), max_size=len(rankings)))
+    weights = data.draw(
+        st.lists(st.floats(0.0, 3.0), min_size=len(rankings), max_size=len(rankings))
+    )
     got = rrf(rankings, weights, k)
     want = rrf_reference(rankings, weights, k)
     assert [d for d, _ in got] == [d for d, _ in want]
@@ -81,7 +83,9 @@ def test_modes_are_what_they_say(engine):
     assert [h.chunk.chunk_id for h in got_bm25] == [c for c, _ in sparse[:k]]
 
     got_hybrid = r.search(q, k, mode="hybrid", qvec=qvec)
-    want = rrf([[c for c, _ in dense], [c for c, _ in sparse]], [s.dense_weight, s.bm25_weight], s.rrf_k)[:k]
+    want = rrf(
+        [[c for c, _ in dense], [c for c, _ in sparse]], [s.dense_weight, s.bm25_weight], s.rrf_k
+    )[:k]
     assert [h.chunk.chunk_id for h in got_hybrid] == [c for c, _ in want]
     for h in got_hybrid:
         assert h.dense_rank is not None or h.bm25_rank is not None
@@ -107,7 +111,9 @@ def test_each_mode_finds_the_named_defector(engine, mode):
 def test_sources_restrict_every_mode(engine):
     only = ["003_56f3c575adb43a3c.txt"]
     for mode in ("dense", "bm25", "hybrid"):
-        hits = _retriever(engine).search("North Korean soldiers captured", 5, mode=mode, sources=only)
+        hits = _retriever(engine).search(
+            "North Korean soldiers captured", 5, mode=mode, sources=only
+        )
         assert hits and {h.chunk.doc_id for h in hits} == set(only)
 
 
@@ -119,7 +125,9 @@ def test_cli_mode_option(real_settings):
     args = ["--corpus", str(real_settings.corpus_dir), "--index", str(real_settings.index_dir)]
     out = {}
     for mode in ("dense", "bm25"):
-        res = CliRunner().invoke(cli, [*args, "ask", "--json", "--mode", mode, "--k", "3", "Who is Pak Yusung?"])
+        res = CliRunner().invoke(
+            cli, [*args, "ask", "--json", "--mode", mode, "--k", "3", "Who is Pak Yusung?"]
+        )
         assert res.exit_code == 0, res.output
         out[mode] = json.loads(res.output)
         assert out[mode]["citations"][0]["source"].startswith("002_")

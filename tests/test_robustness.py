@@ -21,9 +21,13 @@ BODY = "The bridge over the Selva river reopened on Monday after four months of 
 
 def run(home, *args, input=None, env=None):
     """One in-process `qa` command; a crash (anything but a clean exit) fails the test here."""
-    result = CliRunner().invoke(cli, list(args), input=input, env={"QA_HOME": str(home), **(env or {})})
+    result = CliRunner().invoke(
+        cli, list(args), input=input, env={"QA_HOME": str(home), **(env or {})}
+    )
     if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise AssertionError(f"qa {' '.join(args)} crashed: {result.exception!r}") from result.exception
+        raise AssertionError(
+            f"qa {' '.join(args)} crashed: {result.exception!r}"
+        ) from result.exception
     assert "Traceback" not in result.output
     return result
 
@@ -41,20 +45,28 @@ def _by_name(status: dict) -> dict[str, dict]:
 @pytest.fixture(scope="module")
 def bad_home(tmp_path_factory, embedder):
     """A corpus holding one of every kind of awkward file, built once through the CLI."""
-    home = make_home(tmp_path_factory.mktemp("bad"), {
-        "good article.txt": "Bridge reopens\n" + BODY * 6,
-        "copy of good article.txt": "Bridge reopens\n" + BODY * 6,  # duplicate content
-        "empty.txt": "",
-        "blank.md": " \n\n\t \n",
-        "notes.pdf": "not really a pdf",
-    })
+    home = make_home(
+        tmp_path_factory.mktemp("bad"),
+        {
+            "good article.txt": "Bridge reopens\n" + BODY * 6,
+            "copy of good article.txt": "Bridge reopens\n" + BODY * 6,  # duplicate content
+            "empty.txt": "",
+            "blank.md": " \n\n\t \n",
+            "notes.pdf": "not really a pdf",
+        },
+    )
     c = home / "corpus"
     (c / "sub dir").mkdir()
-    (c / "sub dir" / "nested.md").write_text("# Rail strike\n\nTrain drivers walked out on Tuesday over pay.")
+    (c / "sub dir" / "nested.md").write_text(
+        "# Rail strike\n\nTrain drivers walked out on Tuesday over pay."
+    )
     # unicode names: stored decomposed (NFD, as macOS writes them), listed composed (NFC)
     (c / unicodedata.normalize("NFD", "Café über 報道.txt")).write_text(
-        "Harbour news\nThe café by the harbour closed after the storm.", encoding="utf-8")
-    (c / "windows.txt").write_bytes("Windows export\r\nFerry timetables change in June.\r\n".encode("utf-16"))
+        "Harbour news\nThe café by the harbour closed after the storm.", encoding="utf-8"
+    )
+    (c / "windows.txt").write_bytes(
+        "Windows export\r\nFerry timetables change in June.\r\n".encode("utf-16")
+    )
     (c / "binary.txt").write_bytes(bytes(range(256)) * 64)
     (c / "late nul.txt").write_bytes(b"Looks like text " * 1000 + b"\x00tail")
     (c / "latin1.txt").write_bytes("Caf\xe9 prices rose in the old town.".encode("latin-1"))
@@ -78,7 +90,12 @@ def test_bad_corpus_files_are_indexed_or_skipped_with_a_reason(bad_home):
     docs = _by_name(status_json(home))
     indexed = {n for n, d in docs.items() if d["status"] == "indexed"}
     # the duplicate keeps the first name in sorted order
-    assert indexed == {"copy of good article.txt", "sub dir/nested.md", "Café über 報道.txt", "windows.txt"}
+    assert indexed == {
+        "copy of good article.txt",
+        "sub dir/nested.md",
+        "Café über 報道.txt",
+        "windows.txt",
+    }
     reasons = {n: d["reason"] for n, d in docs.items() if d["status"] == "skipped"}
     expected = {
         "good article.txt": "duplicate of copy of good article.txt",
@@ -119,8 +136,10 @@ def test_the_index_of_bad_input_is_complete_and_exact(bad_home):
 
 def test_unicode_and_utf16_documents_answer_with_exact_citations(bad_home):
     home, _ = bad_home
-    for question, source in [("What happened to the café by the harbour?", "Café über 報道.txt"),
-                             ("When do ferry timetables change?", "windows.txt")]:
+    for question, source in [
+        ("What happened to the café by the harbour?", "Café über 報道.txt"),
+        ("When do ferry timetables change?", "windows.txt"),
+    ]:
         r = run(home, "ask", "--json", "--mode", "dense", question)
         assert r.exit_code == 0, r.output
         out = json.loads(r.output)
@@ -195,14 +214,20 @@ def test_bad_questions_get_an_answer_or_a_clear_message(bad_home, kind):
 def test_chat_survives_bad_lines_and_bad_bytes(bad_home):
     home, _ = bad_home
     lines = [q.replace("\n", " ").encode("utf-8", "surrogatepass") for q in BAD_QUESTIONS.values()]
-    stdin = b"\n".join([b"\xff\xfe\x00 not utf-8 \xc3", *lines, b"When did the bridge reopen?"]) + b"\n"
+    stdin = (
+        b"\n".join([b"\xff\xfe\x00 not utf-8 \xc3", *lines, b"When did the bridge reopen?"]) + b"\n"
+    )
     r = run(home, "chat", "--json", input=stdin)
     assert r.exit_code == 0, r.output
     objs = [json.loads(line) for line in r.output.splitlines()]
     assert len(objs) >= len(BAD_QUESTIONS) - 2  # blank lines are skipped
     for o in objs:
-        assert ("error" in o and "type a question" in o["error"]) or isinstance(o.get("answer"), str)
-    assert objs[-1]["citations"] and objs[-1]["citations"][0]["source"] == "copy of good article.txt"
+        assert ("error" in o and "type a question" in o["error"]) or isinstance(
+            o.get("answer"), str
+        )
+    assert (
+        objs[-1]["citations"] and objs[-1]["citations"][0]["source"] == "copy of good article.txt"
+    )
 
 
 @pytest.mark.parametrize("kind", list(BAD_QUESTIONS))

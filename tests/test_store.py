@@ -20,7 +20,11 @@ from tests.conftest import ROOT, make_home, settings_for
 def test_manifest_describes_the_build(real_settings):
     m = json.loads((real_settings.index_dir / "manifest.json").read_text())
     assert m["format_version"] == FORMAT_VERSION
-    assert m["model"] == {"name": "sentence-transformers/all-MiniLM-L6-v2", "dim": 384, "normalized": True}
+    assert m["model"] == {
+        "name": "sentence-transformers/all-MiniLM-L6-v2",
+        "dim": 384,
+        "normalized": True,
+    }
     assert m["chunking"]["chunk_size"] == real_settings.chunk_size
     assert m["chunking"]["chunk_overlap"] == real_settings.chunk_overlap
     assert sorted(m["documents"]) == sorted(p.name for p in real_settings.corpus_dir.iterdir())
@@ -36,7 +40,9 @@ def test_manifest_describes_the_build(real_settings):
     assert {"chunks.jsonl", "vectors.npy", "faiss.index"} <= set(m["files"])
     assert all((gen / f).stat().st_size == meta["bytes"] for f, meta in m["files"].items())
     # plain files, no pickle
-    assert not list(real_settings.index_dir.rglob("*.pkl")) and not list(real_settings.index_dir.rglob("*.pickle"))
+    assert not list(real_settings.index_dir.rglob("*.pkl")) and not list(
+        real_settings.index_dir.rglob("*.pickle")
+    )
 
 
 def test_loaded_index_is_consistent(real_settings):
@@ -69,11 +75,19 @@ def test_staleness_is_detected_per_document(fresh_home, embedder):
     build_index(s, embedder)
     corpus = s.corpus_dir
     docs = sorted(p.name for p in corpus.iterdir())
-    (corpus / docs[0]).write_text((corpus / docs[0]).read_text() + "\nAn added line.\n", encoding="utf-8")
+    (corpus / docs[0]).write_text(
+        (corpus / docs[0]).read_text() + "\nAn added line.\n", encoding="utf-8"
+    )
     (corpus / docs[1]).unlink()
     (corpus / "new.txt").write_text("New article\nSomething new.", encoding="utf-8")
     status = {d.doc_id: d.status for d in corpus_status(s, read_manifest(s.index_dir))}
-    assert status == {docs[0]: "stale", docs[1]: "removed", docs[2]: "indexed", docs[3]: "indexed", "new.txt": "new"}
+    assert status == {
+        docs[0]: "stale",
+        docs[1]: "removed",
+        docs[2]: "indexed",
+        docs[3]: "indexed",
+        "new.txt": "new",
+    }
     with pytest.raises(IndexStaleError) as e:
         load_index(s)
     assert "qa index build" in str(e.value)
@@ -126,10 +140,18 @@ def test_build_killed_midway_leaves_previous_index(tmp_path, embedder):
     for i in range(400):
         body = " ".join(rng.choice(words, 300))
         (home / "corpus" / f"bulk_{i:03}.txt").write_text(f"Bulk {i}\n{body}", encoding="utf-8")
-    env = {**os.environ, "QA_CORPUS_DIR": str(s.corpus_dir), "QA_INDEX_DIR": str(s.index_dir), "HF_HUB_OFFLINE": "1"}
+    env = {
+        **os.environ,
+        "QA_CORPUS_DIR": str(s.corpus_dir),
+        "QA_INDEX_DIR": str(s.index_dir),
+        "HF_HUB_OFFLINE": "1",
+    }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "qa", "index", "build"], env=env, cwd=home,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "qa", "index", "build"],
+        env=env,
+        cwd=home,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         # wait until the build is embedding (its progress bar shows), then kill it
@@ -153,4 +175,6 @@ def test_build_killed_midway_leaves_previous_index(tmp_path, embedder):
         load_index(s)
     # the next build completes and cleans up the dead build's leftovers
     build_index(s, embedder)
-    assert [p.name for p in s.index_dir.iterdir() if p.is_dir()] == [read_manifest(s.index_dir).generation]
+    assert [p.name for p in s.index_dir.iterdir() if p.is_dir()] == [
+        read_manifest(s.index_dir).generation
+    ]
