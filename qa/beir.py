@@ -224,7 +224,7 @@ def build_memory_index(data: BeirData, vectors: np.ndarray, settings: Settings):
     store's own FAISS factory, BM25 tokenizer and bm25s settings (the same calls as an index build)."""
     import bm25s
 
-    from qa.store import FORMAT_VERSION, Index, Manifest, _make_tokenizer, make_faiss_index
+    from qa.store import FORMAT_VERSION, Index, Manifest, make_faiss_index, make_tokenizer
 
     chunks = [
         Chunk(i, d, t, 0, len(x), x)
@@ -232,7 +232,7 @@ def build_memory_index(data: BeirData, vectors: np.ndarray, settings: Settings):
     ]
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     fidx, kind = make_faiss_index(vectors, settings)
-    tokenizer = _make_tokenizer()
+    tokenizer = make_tokenizer()
     tokens = tokenizer.tokenize(
         [c.text for c in chunks], update_vocab=True, return_as="tuple", show_progress=False
     )

@@ -489,7 +489,7 @@ def load_index(settings: Settings, *, check_fresh: bool = True) -> Index:
         vectors = np.load(vec_path, mmap_mode=None if in_ram else "r")
         fidx = faiss.read_index(str(root / "faiss.index"))
         bm25 = bm25s.BM25.load(str(root / "bm25"), mmap=False)
-        tokenizer = _make_tokenizer()
+        tokenizer = make_tokenizer()
         tokenizer.load_vocab(str(root / "bm25"))
         tokenizer.load_stopwords(str(root / "bm25"))
     except (OSError, ValueError, RuntimeError, KeyError, json.JSONDecodeError) as exc:
@@ -502,7 +502,7 @@ def load_index(settings: Settings, *, check_fresh: bool = True) -> Index:
 # ---------------------------------------------------------------- building
 
 
-def _make_tokenizer():
+def make_tokenizer():
     import Stemmer
     from bm25s.tokenization import Tokenizer
 
@@ -692,7 +692,7 @@ def _write_generation(root: Path, chunks: list[Chunk], keys: list[str], vectors:
     np.save(root / "vectors.npy", vectors)
     index, kind = make_faiss_index(vectors, settings)
     faiss.write_index(index, str(root / "faiss.index"))
-    tokenizer = _make_tokenizer()
+    tokenizer = make_tokenizer()
     tokens = tokenizer.tokenize([c.text for c in chunks], update_vocab=True, return_as="tuple", show_progress=False)
     bm25 = bm25s.BM25()
     bm25.index(tokens, show_progress=False)
