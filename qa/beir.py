@@ -65,10 +65,8 @@ class BeirResult:
         }
 
 
-def cache_dir() -> Path:
-    base = os.environ.get("QA_CACHE_DIR")
-    root = Path(base).expanduser() if base else Path.home() / ".cache" / "qa"
-    return root / "beir"
+def cache_dir(settings: Settings) -> Path:
+    return settings.cache_dir / "beir"
 
 
 def _read_jsonl(path: Path) -> list[dict]:
@@ -325,7 +323,7 @@ def run_beir(
     t0 = time.perf_counter()
     data = load_beir(folder, split, limit_docs=limit_docs, limit_queries=limit_queries)
     t1 = time.perf_counter()
-    cache_path = cache_dir() if cache is True else (cache or None)
+    cache_path = cache_dir(settings) if cache is True else (cache or None)
     vectors = encode_documents(data.texts, embedder, cache=cache_path, progress=progress)
     t2 = time.perf_counter()
     index = build_memory_index(data, vectors, settings)

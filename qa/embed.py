@@ -1,7 +1,23 @@
-"""The embedding model behind one method. Loaded lazily, once, offline."""
+"""The embedding model behind one method. Loaded lazily, once, offline.
+
+Two backends give the same vectors (max abs difference ~1e-7, checked when the ONNX file is made):
+
+- onnx: ONNX Runtime over the model exported once to `<cache_dir>/onnx/<fingerprint>.onnx`, with
+  mean pooling and normalization inside the graph, fed by the model's own `tokenizer.json`. Why:
+  one question embeds in ~6 ms instead of ~13 ms with PyTorch (its per-op overhead dominates at
+  this size), batches run ~20% faster, and a process that only asks questions never imports torch
+  (~5 s and ~300 MB less).
+- torch: sentence-transformers, for models the export does not cover (anything but a Transformer
+  + mean Pooling [+ Normalize] stack) or when `QA_EMBED_BACKEND=torch`.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
 import os
 import threading
 from collections.abc import Sequence
@@ -12,6 +28,18 @@ import numpy as np
 from qa.config import Settings
 from qa.errors import ModelError
 
+log = logging.getLogger(__name__)
+
+EXPORT_VERSION = 1  # bump when the exported graph changes: old files are then ignored
+ONNX_BATCH = 16  # ONNX Runtime is fastest on this CPU at 8-16 texts a batch (64 is 2x slower)
+_PROBES = [
+    "warm up",
+    "",
+    "How many North Korean troops were deployed to Russia?",
+    "Ünïcödé — “quotes”, 10,000 troops; 1.5% of GDP\n\tand a line break.",
+    " ".join(["A very long paragraph that runs past the model's 256 word pieces."] * 40),
+]
+
 
 def default_model_path() -> Path:
     try:
@@ -21,6 +49,14 @@ def default_model_path() -> Path:
     return Path(get_model_path())
 
 
+def _quiet_env() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+
 class Embedder:
     """Normalized sentence embeddings (cosine similarity == inner product)."""
 
@@ -28,40 +64,59 @@ class Embedder:
         self.settings = settings
         self.name = settings.resolved_model_name
         self._model = None
+        self._onnx: OnnxEncoder | None = None
+        self._backend: str | None = None
+        self._dim: int | None = None
         self._lock = threading.Lock()
 
     @property
-    def model(self):
-        if self._model is None:
-            with self._lock:
-                if self._model is None:
-                    self._model = self._load()
-        return self._model
-
-    def _load(self):
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    def path(self) -> Path:
         path = Path(self.settings.model_path) if self.settings.model_path else default_model_path()
         if not path.is_dir():
             raise ModelError(f"model folder {str(path)!r} does not exist")
-        from sentence_transformers import SentenceTransformer
+        return path
 
+    @property
+    def model(self):
+        """The sentence-transformers model (imports torch; the onnx backend does not need it)."""
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    self._model = _load_sentence_transformer(self.path)
+        return self._model
+
+    @property
+    def backend(self) -> str:
+        """"onnx" or "torch": chosen on first use from `settings.embed_backend`."""
+        if self._backend is None:
+            with self._lock:
+                if self._backend is None:
+                    self._backend = self._choose()
+        return self._backend
+
+    def _choose(self) -> str:
+        wanted = self.settings.embed_backend
+        if wanted == "torch":
+            return "torch"
         try:
-            return SentenceTransformer(str(path), device="cpu")
-        except Exception as exc:  # the library raises many kinds; all mean "not a usable model"
-            raise ModelError(f"cannot load the embedding model at {str(path)!r} ({exc})") from exc
+            self._onnx = OnnxEncoder.open(self.path, self.settings.cache_dir, self._load_model_unlocked)
+            return "onnx"
+        except ModelError as exc:
+            if wanted == "onnx":
+                raise ModelError(exc.message, "set QA_EMBED_BACKEND=auto (falls back to PyTorch)") from None
+            log.warning("embedding with PyTorch: %s", exc.message)
+            return "torch"
+
+    def _load_model_unlocked(self):
+        if self._model is None:
+            self._model = _load_sentence_transformer(self.path)
+        return self._model
 
     @property
     def dim(self) -> int:
-        model = self.model  # sentence-transformers 5+ renamed the method; accept both
-        get_dim = (
-            getattr(model, "get_embedding_dimension", None)
-            or model.get_sentence_embedding_dimension
-        )
-        return int(get_dim())
+        if self._dim is None:
+            self._dim = int(self.encode(["dimension probe"]).shape[1])
+        return self._dim
 
     def encode(
         self, texts: Sequence[str], *, progress: bool = False, batch_size: int | None = None
@@ -69,23 +124,214 @@ class Embedder:
         """(len(texts), dim) float32, L2-normalized."""
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vecs = self.model.encode(
-            list(texts),
-            batch_size=batch_size or self.settings.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=progress,
+        if self.backend == "onnx":
+            assert self._onnx is not None
+            return self._onnx.encode(texts, batch_size=min(batch_size or ONNX_BATCH, ONNX_BATCH))
+        return _st_encode(self.model, texts, batch_size or self.settings.batch_size, progress)
+
+
+def _st_encode(model, texts: Sequence[str], batch_size: int, progress: bool = False) -> np.ndarray:
+    vecs = model.encode(
+        list(texts),
+        batch_size=batch_size,
+        normalize_embeddings=True,
+        convert_to_numpy=True,
+        show_progress_bar=progress,
+    )
+    return np.ascontiguousarray(vecs, dtype=np.float32)
+
+
+def _load_sentence_transformer(path: Path):
+    _quiet_env()
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        return SentenceTransformer(str(path), device="cpu")
+    except Exception as exc:  # the library raises many kinds; all mean "not a usable model"
+        raise ModelError(f"cannot load the embedding model at {str(path)!r} ({exc})") from exc
+
+
+# ---------------------------------------------------------------- ONNX Runtime
+
+
+def _read_json(path: Path) -> dict | list:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{path.name}: {exc}") from None
+
+
+def _exportable(path: Path) -> dict:
+    """The model's settings when it is a Transformer + mean Pooling (+ Normalize) stack, else ModelError."""
+    modules = _read_json(path / "modules.json") if (path / "modules.json").is_file() else None
+    kinds = [m.get("type", "").rsplit(".", 1)[-1] for m in modules or [] if isinstance(m, dict)]
+    if kinds not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]):
+        raise ModelError(f"no ONNX export for a {'+'.join(kinds) or 'non sentence-transformers'} model")
+    pooling_dir = next(m.get("path", "") for m in modules if m.get("type", "").endswith("Pooling"))
+    pooling = _read_json(path / pooling_dir / "config.json")
+    modes = [k for k, v in pooling.items() if k.startswith("pooling_mode") and v]
+    if modes != ["pooling_mode_mean_tokens"]:
+        raise ModelError(f"no ONNX export for pooling {modes}")
+    if not (path / "tokenizer.json").is_file():
+        raise ModelError("the model has no tokenizer.json")
+    st = _read_json(path / "sentence_bert_config.json") if (path / "sentence_bert_config.json").is_file() else {}
+    return {"max_seq_length": int(st.get("max_seq_length") or 512), "lower": bool(st.get("do_lower_case"))}
+
+
+def _fingerprint(path: Path) -> str:
+    """Content hash of every file that shapes the vectors, plus the export version."""
+    h = hashlib.sha256(f"qa-onnx-export-{EXPORT_VERSION}".encode())
+    for p in sorted(path.rglob("*")):
+        rel = p.relative_to(path).as_posix()
+        if not p.is_file() or rel.startswith(("onnx/", ".")) or p.suffix in (".md", ".onnx"):
+            continue
+        h.update(rel.encode() + b"\0")
+        with p.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 22), b""):
+                h.update(block)
+    return h.hexdigest()[:32]
+
+
+class OnnxEncoder:
+    """Tokenizer (the `tokenizers` library) + ONNX Runtime session giving pooled, normalized vectors."""
+
+    def __init__(self, onnx_path: Path, model_path: Path, max_seq_length: int, lower: bool) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.lower = lower
+        self.tokenizer = Tokenizer.from_file(str(model_path / "tokenizer.json"))
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(max_length=max_seq_length)
+        config = _read_json(model_path / "tokenizer_config.json") if (model_path / "tokenizer_config.json").is_file() else {}
+        pad = config.get("pad_token") if isinstance(config, dict) else None
+        pad = pad.get("content") if isinstance(pad, dict) else pad
+        self.pad_id = self.tokenizer.token_to_id(pad) if pad else 0
+        self.pad_id = self.pad_id or 0
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = os.cpu_count() or 1
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own kinds for damaged files
+            raise ModelError(f"cannot load {onnx_path.name} ({exc})") from exc
+        self.inputs = [i.name for i in self.session.get_inputs()]
+
+    @classmethod
+    def open(cls, model_path: Path, cache_dir: Path, load_model) -> OnnxEncoder:
+        """The cached export for this model, made (and checked against PyTorch) on first use."""
+        try:
+            import onnxruntime  # noqa: F401
+            import tokenizers  # noqa: F401
+        except ImportError as exc:
+            raise ModelError(f"onnxruntime is not installed ({exc})") from None
+        info = _exportable(model_path)
+        target = cache_dir / "onnx" / f"{_fingerprint(model_path)}.onnx"
+        if target.is_file():
+            try:
+                return cls(target, model_path, info["max_seq_length"], info["lower"])
+            except ModelError:  # a damaged cache file (it is only derived data): make it again
+                with contextlib.suppress(OSError):
+                    target.unlink()
+        _export(model_path, target, info, load_model)
+        return cls(target, model_path, info["max_seq_length"], info["lower"])
+
+    def encode(self, texts: Sequence[str], batch_size: int = ONNX_BATCH) -> np.ndarray:
+        texts = [t.lower() for t in texts] if self.lower else list(texts)
+        encs = self.tokenizer.encode_batch(texts)
+        lengths = np.array([len(e.ids) for e in encs])
+        order = np.argsort(-lengths, kind="stable")  # similar lengths share a batch: little padding
+        out: np.ndarray | None = None
+        for s in range(0, len(texts), batch_size):
+            rows = order[s : s + batch_size]
+            width = int(lengths[rows].max())
+            ids = np.full((len(rows), width), self.pad_id, dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            types = np.zeros((len(rows), width), dtype=np.int64)
+            for r, i in enumerate(rows):
+                e = encs[i]
+                n = len(e.ids)
+                ids[r, :n], mask[r, :n], types[r, :n] = e.ids, e.attention_mask, e.type_ids
+            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+            vecs = self.session.run(None, {k: feed[k] for k in self.inputs})[0]
+            if out is None:
+                out = np.empty((len(texts), vecs.shape[1]), dtype=np.float32)
+            out[rows] = vecs
+        assert out is not None
+        return out
+
+
+def _export(model_path: Path, target: Path, info: dict, load_model) -> None:
+    """Export transformer + mean pooling + normalize to ONNX, check it against PyTorch, then publish."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with (target.parent / ".lock").open("a") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)  # two processes exporting at once: one does it
+        if target.is_file():
+            return
+        tmp = target.with_suffix(f".{os.getpid()}.tmp")
+        try:
+            model = load_model()
+            _torch_export(model, tmp)
+            enc = OnnxEncoder(tmp, model_path, info["max_seq_length"], info["lower"])
+            got, want = enc.encode(_PROBES), _st_encode(model, _PROBES, 8)
+            diff = float(np.abs(got - want).max())
+            if not diff < 1e-4:
+                raise ModelError(f"the ONNX export disagrees with PyTorch (max difference {diff:.2g})")
+            os.replace(tmp, target)
+            log.info("exported %s to %s", model_path, target)
+        except ModelError:
+            raise
+        except Exception as exc:  # torch.onnx raises many kinds; all mean "not exportable here"
+            raise ModelError(f"ONNX export failed ({type(exc).__name__}: {exc})") from exc
+        finally:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
+def _torch_export(model, path: Path) -> None:
+    import torch
+
+    transformer = model[0].auto_model.eval()
+
+    class Pooled(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.transformer = transformer
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            h = self.transformer(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)[0]
+            m = attention_mask.unsqueeze(-1).to(h.dtype)
+            v = (h * m).sum(1) / m.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(v, p=2.0, dim=-1)
+
+    tok = model.tokenizer(["a probe sentence", "and another, longer probe sentence"], padding=True, return_tensors="pt")
+    args = (tok["input_ids"], tok["attention_mask"], tok.get("token_type_ids", torch.zeros_like(tok["input_ids"])))
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    with torch.inference_mode(False), torch.no_grad(), _quiet_warnings():
+        torch.onnx.export(
+            Pooled().eval(), args, str(path), input_names=names, output_names=["embedding"],
+            dynamic_axes={n: {0: "batch", 1: "tokens"} for n in names}, opset_version=17, dynamo=False,
         )
-        return np.ascontiguousarray(vecs, dtype=np.float32)
 
 
-_SHARED: dict[tuple[str | None, str], Embedder] = {}
+@contextlib.contextmanager
+def _quiet_warnings():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+_SHARED: dict[tuple[str | None, str, str], Embedder] = {}
 _SHARED_LOCK = threading.Lock()
 
 
 def shared_embedder(settings: Settings) -> Embedder:
     """One Embedder per model for the whole process, so the model loads once (CLI in tests, UI, eval)."""
-    key = (settings.model_path, settings.resolved_model_name)
+    key = (settings.model_path, settings.resolved_model_name, settings.embed_backend)
     with _SHARED_LOCK:
         if key not in _SHARED:
             _SHARED[key] = Embedder(settings)
