@@ -22,9 +22,9 @@ from qa import figures as fig
 from qa.config import Settings
 from qa.corpus import Chunk
 from qa.retrieve import Hit
+from qa.sentences import MIN_WORDS, quotable_spans, split_sentences  # noqa: F401 (re-exported)
 
 MAX_SENTENCES = 5  # sentences quoted in an answer (figure sentences may add to it)
-MIN_WORDS = 4  # shorter lines ("- News", "article picture") are never quoted
 LEXICAL_WEIGHT = 0.25  # score = cosine(question, sentence) + weight * share of question words in it
 NEAR_DUPLICATE = 0.92  # sentence cosine above this: the same sentence in another article
 KEEP_MARGIN = 0.12  # quote sentences scoring within this of the best one
@@ -95,77 +95,40 @@ class Sentence:
     end: int
     text: str
     rank: int  # rank of the passage it came from (0 = best)
+    vector: np.ndarray | None = field(default=None, compare=False, repr=False)  # pooled, normalized
 
 
-def _segmenter():
-    import pysbd
+def passage_sentences(hits: Sequence[Hit], index=None, embedder=None) -> list[Sentence]:
+    """Quotable sentences of the hits, each span once (overlapping passages repeat sentences).
 
-    return pysbd.Segmenter(language="en", clean=False, char_span=True)
-
-
-def _strip(line: str, a: int, b: int) -> tuple[int, int]:
-    while a < b and line[a].isspace():
-        a += 1
-    while b > a and line[b - 1].isspace():
-        b -= 1
-    return a, b
-
-
-def split_sentences(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence of `text`: lines first (news paragraphs and titles), then pysbd.
-
-    Ordered, non-overlapping and lossless: words pysbd drops (it can, around ". . .") become a span.
-    """
-    seg = _segmenter()
-    spans: list[tuple[int, int]] = []
-    pos = 0
-    for line in text.split("\n"):
-        cursor = 0
-        found: list[tuple[int, int]] = []
-        if line.strip():
-            for span in seg.segment(line):
-                sent = span.sent
-                # pysbd's spans can overlap or step back (e.g. around ". . ."): never before the cursor
-                if span.start >= cursor and line[span.start : span.end] == sent:
-                    a = span.start
-                else:
-                    a = line.find(sent.strip(), cursor) if sent.strip() else -1
-                    sent = sent.strip()
-                if a < 0:
-                    continue
-                cursor = a + len(sent)
-                found.append(_strip(line, a, cursor))
-        last = 0
-        for a, b in [*found, (len(line), len(line))]:
-            if any(ch.isalnum() for ch in line[last:a]):  # text pysbd left out
-                spans.append(tuple(pos + x for x in _strip(line, last, a)))
-            if b > a:
-                spans.append((pos + a, pos + b))
-            last = max(last, b)
-        pos += len(line) + 1
-    return spans
-
-
-def passage_sentences(hits: Sequence[Hit]) -> list[Sentence]:
-    """Sentences of the hits, each span once (overlapping passages repeat sentences), long enough to quote.
-
-    A document's title line is left out: the citation shows it anyway, and a headline is not a finding.
+    Spans and vectors come from the index (computed at build time); without one, they are computed
+    the same way here (split, then pooled from each passage's forward pass) when an embedder is given.
     """
     seen: set[tuple[str, int, int]] = set()
     out = []
-    for rank, hit in enumerate(hits):
+    stored = [index.sentences(h.chunk.chunk_id) if index is not None else None for h in hits]
+    if embedder is not None and any(x is None for x in stored):
+        from qa.store import embed_text
+
+        missing = [i for i, x in enumerate(stored) if x is None]
+        spans = [quotable_spans(hits[i].chunk) for i in missing]
+        texts = [embed_text(hits[i].chunk) for i in missing]
+        shifts = [len(t) - len(hits[i].chunk.text) for t, i in zip(texts, missing, strict=True)]
+        _, pooled = embedder.encode_with_spans(
+            texts, [[(a + d, b + d) for a, b in sp] for sp, d in zip(spans, shifts, strict=True)]
+        )
+        for i, sp, p in zip(missing, spans, pooled, strict=True):
+            stored[i] = (np.asarray(sp, dtype=np.int64).reshape(-1, 2), p)
+    for rank, (hit, data) in enumerate(zip(hits, stored, strict=True)):
         c = hit.chunk
-        for a, b in split_sentences(c.text):
+        spans_, vecs = data if data is not None else (quotable_spans(c), None)
+        for j, (a, b) in enumerate(np.asarray(spans_, dtype=np.int64).reshape(-1, 2).tolist()):
             key = (c.doc_id, c.start + a, c.start + b)
-            text = c.text[a:b]
-            if (
-                key in seen
-                or len(text.split()) < MIN_WORDS
-                or (text == c.title and not c.text[:a].strip() and c.start + a < len(c.title) + 2)
-            ):
+            if key in seen:
                 continue
             seen.add(key)
-            out.append(Sentence(c, c.start + a, c.start + b, text, rank))
+            vec = vecs[j] if vecs is not None else None
+            out.append(Sentence(c, c.start + a, c.start + b, c.text[a:b], rank, vec))
     return out
 
 
@@ -184,15 +147,23 @@ def _content_stems(text: str) -> set[str]:
 def score_sentences(
     question: str, sentences: Sequence[Sentence], embedder, qvec: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(score, cosine, sentence vectors): cosine with the question plus a word-overlap bonus."""
+    """(score, cosine, sentence vectors): cosine with the question plus a word-overlap bonus.
+
+    Sentence vectors are the stored (pooled) ones; sentences without one are embedded on their own.
+    """
     if not sentences:
         return np.zeros(0), np.zeros(0), np.zeros((0, 1), dtype=np.float32)
     texts = [s.text for s in sentences]
     if qvec is None:
-        vecs = embedder.encode([question, *texts])
-        qvec, svecs = vecs[0], vecs[1:]
-    else:
-        svecs = embedder.encode(texts)
+        qvec = embedder.encode([question])[0]
+    lacking = [i for i, s in enumerate(sentences) if s.vector is None]
+    alone = embedder.encode([texts[i] for i in lacking]) if lacking else None
+    svecs = np.empty((len(sentences), len(qvec)), dtype=np.float32)
+    for i, s in enumerate(sentences):
+        if s.vector is not None:
+            svecs[i] = s.vector
+    if alone is not None:
+        svecs[lacking] = alone
     cos = svecs @ np.asarray(qvec, dtype=np.float32)
     q_stems = _content_stems(question)
     overlap = np.array(
@@ -282,14 +253,16 @@ def compose(
     resolved: str | None = None,
     embedder=None,
     qvec: np.ndarray | None = None,
+    index=None,
 ) -> Answer:
     """Answer from hits: quoted sentences with citations, a figures line for quantity questions, or abstain.
 
-    Abstains when the best passage's cosine is below `settings.min_relevance` or the best sentence's
-    is below MIN_SENTENCE_RELEVANCE. Without an embedder, sentences are ranked by word overlap only.
+    Abstains when the best sentence's score (cosine + word-overlap bonus) is below
+    `settings.min_relevance`, or the question names something no passage mentions. Without an
+    embedder a sentence's cosine is its passage's.
     """
     query = resolved or question
-    sentences = passage_sentences(hits)
+    sentences = passage_sentences(hits, index, embedder)
     missing = missing_names(query, hits)
     if not sentences or missing:
         return _abstain(question, hits, resolved, missing)
@@ -298,13 +271,13 @@ def compose(
     else:  # lexical only: cosines unknown, take the passage's
         q_stems = _content_stems(query)
         cos = np.array([hits[s.rank].relevance for s in sentences])
-        scores = np.array(
-            [len(q_stems & _content_stems(s.text)) / max(len(q_stems), 1) for s in sentences]
-        )
+        overlap = [len(q_stems & _content_stems(s.text)) / max(len(q_stems), 1) for s in sentences]
+        scores = cos + LEXICAL_WEIGHT * np.array(overlap)
         svecs = np.eye(len(sentences), dtype=np.float32)
-    if (
-        float(cos.max()) < settings.min_relevance
-    ):  # the best quotable sentence is what must be relevant
+    # The best quotable sentence must be relevant: its score (pooled cosine + word-overlap bonus).
+    # Measured on 45 corpus and 34 unrelated questions: lowest corpus 0.433, highest unrelated 0.229
+    # (cosine alone separates worse: pooled vectors carry their passage's topic into every sentence).
+    if float(scores.max()) < settings.min_relevance:
         return _abstain(question, hits, resolved)
     order = np.argsort(-scores, kind="stable")
 
@@ -323,7 +296,7 @@ def compose(
             else _select(order, scores, svecs, sentences, [], MAX_SENTENCES)
         )
         for i in pool:
-            if kinds != ("date",) and cos[i] < settings.min_relevance:
+            if kinds != ("date",) and scores[i] < settings.min_relevance:
                 continue
             ms = [m for m in fig.mentions(sentences[i].text, about) if m.kind in kinds]
             if ms:

@@ -125,10 +125,46 @@ def _vocabulary(corpus_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     return words, p / p.sum()
 
 
-def _phrase(rng: np.random.Generator, words: np.ndarray, p: np.ndarray, lo: int, hi: int) -> str:
+TOPIC_SHARE = 0.05  # share of synthetic words drawn from the corpus's own vocabulary
+BACKGROUND_WORDS = 200_000  # the rest: a Zipf vocabulary of pseudo-words
+
+
+def _pseudo_words(n: int) -> list[str]:
+    """n distinct letter-only pseudo-words ("kabo", "tuzeli"...): consonant-vowel syllables."""
+    cons, vows = "bdfgklmnprstvz", "aeiou"
+    syll = [c + v for c in cons for v in vows]  # 70 syllables
+    out = []
+    for i in range(n):
+        w, j = "", i + len(syll)  # at least two syllables
+        while j:
+            j, r = divmod(j, len(syll))
+            w += syll[r]
+        out.append(w + "q")  # a final q: never an English word, a stop word or a corpus word
+    return out
+
+
+def synthetic_vocabulary(corpus_dir: Path, topic_share: float = TOPIC_SHARE) -> tuple[np.ndarray, np.ndarray]:
+    """(words, cdf) of synthetic text: mostly a Zipf background, partly the corpus's own words.
+
+    Why a background: a real million-chunk corpus has hundreds of thousands of word types (Heaps'
+    law), so a question's content words sit in a few percent of chunks. Word salad from the four
+    articles' ~3,500 words alone would put "north" in 58% of chunks, making every BM25 posting
+    list about 20x longer than in real text (`--topic-share 1` measures that worst case).
+    """
+    words, p = _vocabulary(corpus_dir)
+    if topic_share < 1:
+        ranks = np.arange(1, BACKGROUND_WORDS + 1, dtype=np.float64)
+        zipf = 1.0 / ranks
+        words = np.concatenate([words, np.array(_pseudo_words(BACKGROUND_WORDS))])
+        p = np.concatenate([p * topic_share, zipf / zipf.sum() * (1 - topic_share)])
+    cdf = np.cumsum(p)
+    return words, cdf / cdf[-1]
+
+
+def _phrase(rng: np.random.Generator, words: np.ndarray, cdf: np.ndarray, lo: int, hi: int) -> str:
     target = int(rng.integers(lo, hi))
     out, size = [], 0
-    for w in rng.choice(words, size=60, p=p):
+    for w in words[np.minimum(np.searchsorted(cdf, rng.random(60)), len(words) - 1)]:
         if size + len(w) + 1 > hi - 2:
             break
         out.append(w)
@@ -139,13 +175,14 @@ def _phrase(rng: np.random.Generator, words: np.ndarray, p: np.ndarray, lo: int,
     return s[:1].upper() + s[1:] + "."
 
 
-def write_synthetic_corpus(corpus_dir: Path, n_pieces: int, vocab_dir: Path, seed: int = 0) -> list[tuple[str, str]]:
+def write_synthetic_corpus(corpus_dir: Path, n_pieces: int, vocab_dir: Path, seed: int = 0,
+                           topic_share: float = TOPIC_SHARE) -> list[tuple[str, str]]:
     """Write documents holding `n_pieces` paragraphs (titles included) into `corpus_dir`.
 
     Returns the embed text of every piece in order (what the model would read for its chunk), so a
     vector table can be keyed by it. Each paragraph is one chunk at SCALE_CHUNK_SIZE.
     """
-    words, p = _vocabulary(vocab_dir)
+    words, p = synthetic_vocabulary(vocab_dir, topic_share)
     rng = np.random.default_rng(seed)
     texts: list[tuple[str, str]] = []
     d = 0
@@ -189,6 +226,24 @@ class SyntheticEmbedder:
         if real:
             out[real] = self.real.encode([texts[i] for i in real])
         return out
+
+    def encode_with_spans(self, texts: Sequence[str], spans) -> tuple[np.ndarray, list[np.ndarray]]:
+        """A synthetic paragraph is one sentence: its sentence vector is the paragraph's."""
+        out = self.encode([t for t in texts if t in self.table]) if any(t in self.table for t in texts) else None
+        real = [i for i, t in enumerate(texts) if t not in self.table]
+        vecs = np.empty((len(texts), self.dim), dtype=np.float32)
+        pooled: list[np.ndarray] = [np.zeros((0, self.dim), dtype=np.float32)] * len(texts)
+        if real:
+            rv, rp = self.real.encode_with_spans([texts[i] for i in real], [spans[i] for i in real])
+            vecs[real] = rv
+            for i, p in zip(real, rp, strict=True):
+                pooled[i] = p
+        syn = [i for i, t in enumerate(texts) if t in self.table]
+        if syn and out is not None:
+            vecs[syn] = out
+            for i in syn:
+                pooled[i] = np.repeat(vecs[i][None], len(spans[i]), axis=0)
+        return vecs, pooled
 
 
 # ---------------------------------------------------------------- part 1: real model, real text
@@ -332,7 +387,7 @@ def scale_settings(home: Path, ann_threshold: int | None = None) -> Settings:
 
 
 def bench_scale(work: Path, source: Path, embedder, n_chunks: int, queries: int, langchain: bool, log: Log,
-                ann_threshold: int | None = None, seed: int = 0) -> dict:
+                ann_threshold: int | None = None, seed: int = 0, topic_share: float = TOPIC_SHARE) -> dict:
     from qa.corpus import chunk_documents, load_corpus
     from qa.store import build_index
 
@@ -346,7 +401,7 @@ def bench_scale(work: Path, source: Path, embedder, n_chunks: int, queries: int,
     n_syn = max(0, n_chunks - n_real)
     log(f"[scale] writing {n_syn} synthetic chunks (+{n_real} real)")
     t = time.perf_counter()
-    pieces = write_synthetic_corpus(settings.corpus_dir, n_syn, source, seed)
+    pieces = write_synthetic_corpus(settings.corpus_dir, n_syn, source, seed, topic_share)
     gen = SyntheticVectors(n_topics_for(n_chunks), embedder.dim, seed=seed)
     vectors = gen.sample(len(pieces), seed + 1)
     table = {text: i for i, (_, text) in enumerate(pieces)}
@@ -362,7 +417,7 @@ def bench_scale(work: Path, source: Path, embedder, n_chunks: int, queries: int,
     log(f"[scale] built {report.chunks} chunks [{report.index_type}] in {build_s:.1f} s; query process")
     args = {"corpus_dir": str(settings.corpus_dir), "index_dir": str(settings.index_dir),
             "ann_threshold": settings.ann_threshold, "queries": queries, "n_topics": n_topics_for(n_chunks),
-            "seed": seed}
+            "seed": seed, "source_dir": str(source)}
     proc = subprocess.run([sys.executable, "-c", "import sys; from qa.bench import _worker_main; _worker_main()",
                            json.dumps(args)], capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     if proc.returncode != 0:
@@ -372,6 +427,7 @@ def bench_scale(work: Path, source: Path, embedder, n_chunks: int, queries: int,
         "chunks": report.chunks,
         "documents": report.documents,
         "index_type": report.index_type,
+        "synthetic_topic_share": topic_share,
         "synthetic_generation_s": round(gen_s, 1),
         "build_s": round(build_s, 1),
         "index_disk_mb": round(size / 2**20, 1),
@@ -462,6 +518,8 @@ def query_worker(args: dict) -> dict:
         "peak_rss_mb": round(rss_mb, 1),
         "recall_at_10": round(recall_at_k(idx, syn_q, 10), 4),
         "recall_at_10_real_questions": round(recall_at_k(idx, qv, 10), 4),
+        "bm25_recall": bm25_recall(idx, QUESTIONS + word_queries(Path(args["source_dir"]), 60, args["seed"]),
+                                   settings.k * settings.fetch_factor),
     }
 
 
@@ -492,6 +550,35 @@ def exact_top_k(vectors: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
     return best_i
 
 
+def word_queries(corpus_dir: Path, n: int, seed: int) -> list[str]:
+    """Queries of 3-6 words drawn by corpus frequency: only common words, BM25's hardest case."""
+    words, p = _vocabulary(corpus_dir)
+    rng = np.random.default_rng(seed + 11)
+    return [" ".join(rng.choice(words, size=int(rng.integers(3, 7)), p=p)) for _ in range(n)]
+
+
+def bm25_recall(idx, queries: Sequence[str], n: int) -> dict:
+    """The index's BM25 top-n against exact top-n (sum of every posting), and how often it was exact."""
+    from qa import sparse
+
+    sc = idx.bm25.scores
+    hits = total = exact = 0
+    lat = []
+    for q in queries:
+        t = time.perf_counter()
+        got = [c for c, _ in idx.bm25_search(q, n)]
+        lat.append(time.perf_counter() - t)
+        ids = idx.tokenizer.tokenize([q], update_vocab="never", return_as="ids", show_progress=False)[0]
+        scores = sparse.full_scores(ids, sc["indptr"], sc["indices"], sc["data"], int(sc["num_docs"]))
+        cand = np.flatnonzero(scores > 0)
+        want = cand[np.lexsort((cand, -scores[cand]))[:n]].tolist()
+        hits += len(set(got) & set(want))
+        total += len(want)
+        exact += got == want
+    return {"n": n, "recall": round(hits / max(total, 1), 4), "exact_share": round(exact / max(len(queries), 1), 3),
+            "queries": len(queries), "search": _ms(lat)}
+
+
 def recall_at_k(idx, queries: np.ndarray, k: int) -> float:
     truth = exact_top_k(idx.vectors, queries, k)
     hits = 0
@@ -506,7 +593,7 @@ def recall_at_k(idx, queries: np.ndarray, k: int) -> float:
 
 def run_bench(settings: Settings, chunks: int = 100_000, texts: int = 2000, queries: int = 200,
               langchain: bool = True, log: Log | None = None, workdir: Path | None = None,
-              ann_threshold: int | None = None) -> dict:
+              ann_threshold: int | None = None, topic_share: float = TOPIC_SHARE) -> dict:
     """One benchmark run over copies of `settings.corpus_dir`; returns a JSON-ready dict.
 
     Temporary files (indexes of up to a few GB at 1M chunks) go under `workdir` (or the system's).
@@ -528,7 +615,8 @@ def run_bench(settings: Settings, chunks: int = 100_000, texts: int = 2000, quer
         embedder.encode(["warm up"])
         out["model"] = {"name": embedder.name, "dim": embedder.dim, "load_s_in_process": round(time.perf_counter() - t, 2)}
         out["real"] = bench_real(work, source, embedder, texts, langchain, log)
-        out["scale"] = bench_scale(work, source, embedder, chunks, queries, langchain, log, ann_threshold)
+        out["scale"] = bench_scale(work, source, embedder, chunks, queries, langchain, log, ann_threshold,
+                                   topic_share=topic_share)
     out["total_s"] = round(time.perf_counter() - started, 1)
     return out
 
@@ -544,13 +632,17 @@ def format_report(r: dict) -> str:
         f"unchanged rebuild: {real['unchanged_rebuild_s'] * 1e3:.0f} ms, {real['unchanged_rebuild_embedded']} embedded",
         f"one document changed: {real['one_doc_changed_embedded']} embedded (the document has "
         f"{real['one_doc_changed_doc_chunks']} chunks), {real['one_doc_changed_reused']} reused, {real['one_doc_changed_s']} s",
-        f"index of {sc['chunks']} chunks [{sc['index_type']}]: built in {sc['build_s']} s, "
+        f"index of {sc['chunks']} chunks [{sc['index_type']}] (synthetic words {sc['synthetic_topic_share']:.0%} "
+        f"from the corpus's vocabulary): built in {sc['build_s']} s, "
         f"{sc['index_disk_mb']} MB on disk, loaded in {sc['index_load_s']} s",
         f"query end to end (embed + hybrid search + answer): p50 {sc['ask']['p50_ms']} ms, p95 {sc['ask']['p95_ms']} ms",
         f"  retrieval alone (embed + hybrid search): p50 {sc['retrieve']['p50_ms']} ms, p95 {sc['retrieve']['p95_ms']} ms",
         f"  embed {sc['embed_query']['p50_ms']} ms, dense search {sc['dense_search']['p50_ms']} ms "
         f"(p95 {sc['dense_search']['p95_ms']}), hybrid search {sc['hybrid_search_given_vector']['p50_ms']} ms (p50)",
         f"recall@10 vs exact: {sc['recall_at_10']} (synthetic queries), {sc['recall_at_10_real_questions']} (real questions)",
+        f"BM25 top-{sc['bm25_recall']['n']} vs exact: recall {sc['bm25_recall']['recall']}, exact for "
+        f"{sc['bm25_recall']['exact_share']:.0%} of {sc['bm25_recall']['queries']} queries (12 questions + common-word "
+        f"queries); BM25 search p50 {sc['bm25_recall']['search']['p50_ms']} ms",
         f"peak RSS of the query process: {sc['peak_rss_mb']} MB",
     ]
     if "langchain" in real:

@@ -72,7 +72,9 @@ class Engine:
         hits = Retriever(index, self.embedder, self.settings).search(
             query, k, mode=mode, sources=sources, qvec=qvec
         )
-        return compose(q, hits, self.settings, resolved=query, embedder=self.embedder, qvec=qvec)
+        return compose(
+            q, hits, self.settings, resolved=query, embedder=self.embedder, qvec=qvec, index=index
+        )
 
 
 @dataclass

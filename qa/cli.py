@@ -312,19 +312,23 @@ def eval_cmd(ctx: click.Context, questions_file: str | None, beir_dir: str | Non
 @click.option("--queries", type=click.IntRange(10, 100_000), default=200, show_default=True,
               help="Timed questions per latency figure.")
 @click.option("--no-langchain", is_flag=True, help="Skip the LangChain FAISS comparison.")
+@click.option("--topic-share", type=click.FloatRange(0.001, 1.0), default=0.05, show_default=True,
+              help="Share of synthetic words taken from the corpus's vocabulary (the rest: a Zipf background); "
+                   "1 is BM25's worst case.")
 @click.option("--workdir", type=click.Path(file_okay=False), help="Where temporary indexes go (default: system temp).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
 @handle_errors
-def bench(ctx: click.Context, chunks: int, texts: int, queries: int, no_langchain: bool, workdir: str | None,
-          as_json: bool) -> None:
+def bench(ctx: click.Context, chunks: int, texts: int, queries: int, no_langchain: bool, topic_share: float,
+          workdir: str | None, as_json: bool) -> None:
     """Measure model load, build throughput vs raw encode, incremental rebuilds, latency, recall, memory."""
     from pathlib import Path
 
     from qa.bench import format_report, run_bench
 
     result = run_bench(_settings(ctx), chunks=chunks, texts=texts, queries=queries, langchain=not no_langchain,
-                       log=lambda s: click.echo(s, err=True), workdir=Path(workdir) if workdir else None)
+                       log=lambda s: click.echo(s, err=True), workdir=Path(workdir) if workdir else None,
+                       topic_share=topic_share)
     click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
 
 

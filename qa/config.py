@@ -44,10 +44,9 @@ class Settings:
     dense_weight: float = 1.0
     bm25_weight: float = 1.15
     fetch_factor: int = 4  # fetch k * fetch_factor candidates from each side before fusing
-    min_relevance: float = (
-        0.27  # best quotable sentence's cosine below this: abstain (tuned, see README)
-    )
-    # Index type: exact search below this many chunks, approximate (HNSW) above.
+    # Best quotable sentence's score (cosine + 0.25 x share of question words) below this: abstain
+    min_relevance: float = 0.32  # tuned, see README "Abstention"
+    # Index type: exact search below this many chunks, approximate (IVF-PQ + exact re-rank) above.
     ann_threshold: int = 200_000
     # UI
     host: str = "127.0.0.1"

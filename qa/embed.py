@@ -30,7 +30,7 @@ from qa.errors import ModelError
 
 log = logging.getLogger(__name__)
 
-EXPORT_VERSION = 1  # bump when the exported graph changes: old files are then ignored
+EXPORT_VERSION = 2  # bump when the exported graph changes: old files are then ignored
 ONNX_BATCH = 16  # ONNX Runtime is fastest on this CPU at 8-16 texts a batch (64 is 2x slower)
 _PROBES = [
     "warm up",
@@ -128,6 +128,87 @@ class Embedder:
             assert self._onnx is not None
             return self._onnx.encode(texts, batch_size=min(batch_size or ONNX_BATCH, ONNX_BATCH))
         return _st_encode(self.model, texts, batch_size or self.settings.batch_size, progress)
+
+
+    def encode_with_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Vectors of `texts` and, from the same forward pass, of character spans inside them.
+
+        A span's vector is the normalized mean of the token embeddings overlapping it ("pooled"
+        sentence vectors: the sentence read in its passage's context). The text's own vector is
+        exactly `encode`'s. Spans with no token inside the model's window (truncation) are
+        embedded on their own. Why: an answer scores every sentence of the retrieved passages; with
+        these stored at build time a question costs no sentence embedding at all.
+        """
+        if len(texts) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32), []
+        if self.backend == "onnx":
+            assert self._onnx is not None
+            vecs, pooled = self._onnx.encode_with_spans(texts, spans)
+        else:
+            vecs, pooled = _st_encode_with_spans(self.model, texts, spans, self.settings.batch_size)
+        lost = [(i, j) for i, p in enumerate(pooled) for j in range(len(p)) if not np.isfinite(p[j, 0])]
+        if lost:
+            alone = self.encode([texts[i][spans[i][j][0] : spans[i][j][1]] for i, j in lost])
+            for (i, j), v in zip(lost, alone, strict=True):
+                pooled[i][j] = v
+        return vecs, pooled
+
+
+def pool_spans(
+    tokens: np.ndarray, offsets: np.ndarray, special: np.ndarray, spans: Sequence[tuple[int, int]]
+) -> np.ndarray:
+    """(len(spans), dim) normalized means of the token rows overlapping each span; NaN rows for
+    spans the tokens do not reach in full (cut by truncation)."""
+    out = np.full((len(spans), tokens.shape[1]), np.nan, dtype=np.float32)
+    if not len(spans):
+        return out
+    content = ~special
+    starts, ends = offsets[:, 0], offsets[:, 1]
+    last = int(ends[content].max()) if content.any() else 0  # end of the text the model read
+    weights = np.zeros((len(spans), tokens.shape[0]), dtype=np.float32)
+    ok = np.zeros(len(spans), dtype=bool)
+    for j, (a, b) in enumerate(spans):
+        inside = content & (starts < b) & (ends > a)
+        if b <= last and inside.any():
+            weights[j] = inside / inside.sum()
+            ok[j] = True
+    pooled = weights[ok] @ tokens
+    pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+    out[ok] = pooled
+    return out
+
+
+def _st_encode_with_spans(model, texts, spans, batch_size: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The PyTorch path of `Embedder.encode_with_spans` (sentence-transformers' own forward)."""
+    import torch
+
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    vecs: np.ndarray | None = None
+    pooled: list[np.ndarray] = [np.zeros((0, 0), dtype=np.float32)] * len(texts)
+    for s in range(0, len(texts), batch_size):
+        rows = order[s : s + batch_size]
+        enc = model.tokenizer(
+            [texts[i] for i in rows], padding=True, truncation="longest_first",
+            max_length=model.max_seq_length, return_offsets_mapping=True,
+            return_special_tokens_mask=True, return_tensors="pt",
+        )
+        offsets = enc.pop("offset_mapping").numpy()
+        special = enc.pop("special_tokens_mask").numpy().astype(bool)
+        with torch.inference_mode():
+            out = model.forward(dict(enc))
+        emb = torch.nn.functional.normalize(out["sentence_embedding"].float(), p=2.0, dim=1).numpy()
+        tokens = out["token_embeddings"].float().numpy()
+        mask = enc["attention_mask"].numpy().astype(bool)
+        if vecs is None:
+            vecs = np.zeros((len(texts), emb.shape[1]), dtype=np.float32)
+        vecs[rows] = emb
+        for r, i in enumerate(rows):
+            m = mask[r]
+            pooled[i] = pool_spans(tokens[r][m], offsets[r][m], special[r][m], spans[i])
+    assert vecs is not None
+    return vecs, pooled
 
 
 def _st_encode(model, texts: Sequence[str], batch_size: int, progress: bool = False) -> np.ndarray:
@@ -239,11 +320,21 @@ class OnnxEncoder:
         return cls(target, model_path, info["max_seq_length"], info["lower"])
 
     def encode(self, texts: Sequence[str], batch_size: int = ONNX_BATCH) -> np.ndarray:
+        return self._run(texts, None, batch_size)[0]
+
+    def encode_with_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]], batch_size: int = ONNX_BATCH
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        return self._run(texts, spans, batch_size)
+
+    def _run(self, texts, spans, batch_size: int) -> tuple[np.ndarray, list[np.ndarray]]:
         texts = [t.lower() for t in texts] if self.lower else list(texts)
         encs = self.tokenizer.encode_batch(texts)
         lengths = np.array([len(e.ids) for e in encs])
         order = np.argsort(-lengths, kind="stable")  # similar lengths share a batch: little padding
         out: np.ndarray | None = None
+        pooled: list[np.ndarray] = []
+        outputs = ["embedding", "tokens"] if spans is not None else ["embedding"]
         for s in range(0, len(texts), batch_size):
             rows = order[s : s + batch_size]
             width = int(lengths[rows].max())
@@ -255,12 +346,20 @@ class OnnxEncoder:
                 n = len(e.ids)
                 ids[r, :n], mask[r, :n], types[r, :n] = e.ids, e.attention_mask, e.type_ids
             feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-            vecs = self.session.run(None, {k: feed[k] for k in self.inputs})[0]
+            result = self.session.run(outputs, {k: feed[k] for k in self.inputs})
             if out is None:
-                out = np.empty((len(texts), vecs.shape[1]), dtype=np.float32)
-            out[rows] = vecs
+                out = np.empty((len(texts), result[0].shape[1]), dtype=np.float32)
+                pooled = [np.zeros((0, result[0].shape[1]), dtype=np.float32)] * len(texts)
+            out[rows] = result[0]
+            if spans is not None:
+                for r, i in enumerate(rows):
+                    e, n = encs[i], int(lengths[i])
+                    pooled[i] = pool_spans(
+                        result[1][r, :n], np.asarray(e.offsets, dtype=np.int64).reshape(-1, 2),
+                        np.asarray(e.special_tokens_mask, dtype=bool), spans[i],
+                    )
         assert out is not None
-        return out
+        return out, pooled
 
 
 def _export(model_path: Path, target: Path, info: dict, load_model) -> None:
@@ -275,8 +374,12 @@ def _export(model_path: Path, target: Path, info: dict, load_model) -> None:
             model = load_model()
             _torch_export(model, tmp)
             enc = OnnxEncoder(tmp, model_path, info["max_seq_length"], info["lower"])
-            got, want = enc.encode(_PROBES), _st_encode(model, _PROBES, 8)
-            diff = float(np.abs(got - want).max())
+            spans = [[(0, len(p) // 2), (len(p) // 3, len(p))] if p else [] for p in _PROBES]
+            got, got_pooled = enc.encode_with_spans(_PROBES, spans)
+            want, want_pooled = _st_encode_with_spans(model, _PROBES, spans, 8)
+            diff = float(np.abs(got - _st_encode(model, _PROBES, 8)).max())
+            diff = max(diff, float(np.abs(got - want).max()), *(
+                float(np.nan_to_num(np.abs(a - b), nan=0.0).max(initial=0.0)) for a, b in zip(got_pooled, want_pooled, strict=True)))
             if not diff < 1e-4:
                 raise ModelError(f"the ONNX export disagrees with PyTorch (max difference {diff:.2g})")
             os.replace(tmp, target)
@@ -304,15 +407,16 @@ def _torch_export(model, path: Path) -> None:
             h = self.transformer(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)[0]
             m = attention_mask.unsqueeze(-1).to(h.dtype)
             v = (h * m).sum(1) / m.sum(1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(v, p=2.0, dim=-1)
+            return torch.nn.functional.normalize(v, p=2.0, dim=-1), h
 
     tok = model.tokenizer(["a probe sentence", "and another, longer probe sentence"], padding=True, return_tensors="pt")
     args = (tok["input_ids"], tok["attention_mask"], tok.get("token_type_ids", torch.zeros_like(tok["input_ids"])))
     names = ["input_ids", "attention_mask", "token_type_ids"]
     with torch.inference_mode(False), torch.no_grad(), _quiet_warnings():
         torch.onnx.export(
-            Pooled().eval(), args, str(path), input_names=names, output_names=["embedding"],
-            dynamic_axes={n: {0: "batch", 1: "tokens"} for n in names}, opset_version=17, dynamo=False,
+            Pooled().eval(), args, str(path), input_names=names, output_names=["embedding", "tokens"],
+            dynamic_axes={**{n: {0: "batch", 1: "tokens"} for n in names}, "tokens": {0: "batch", 1: "tokens"}},
+            opset_version=17, dynamo=False,
         )
 
 

@@ -9,8 +9,12 @@ Layout (plain files, no pickle):
         chunk_offsets.npy    # int64 (n+1,): byte offset of each line, so a chunk is read on demand
         chunk_docs.npy       # int32 (n,): each chunk's document, as a position in sorted(documents)
         vectors.npy          # float32 (n, dim), L2-normalized; also the embedding cache
-        faiss.index          # exact (flat) below `ann_threshold` chunks, IVF-SQ8 above (see make_faiss_index)
-        bm25/                # bm25s files (npz/json) + tokenizer vocabulary
+        sentence_ptr.npy     # int64 (n+1,): chunk i's quotable sentences are rows ptr[i]:ptr[i+1]
+        sentence_spans.npy   # int32 (m, 2): each sentence's start/end in its chunk's text
+        sentence_vectors.npy # float16 (m, dim): each sentence pooled from its chunk's forward pass
+        faiss.index          # exact (flat) below `ann_threshold` chunks, IVF-PQ fast-scan above (make_faiss_index)
+        bm25/                # bm25s files (npy/json), tokenizer vocabulary, and impact_{indices,data}.npy:
+                             #   each term's postings by weight, for early-stopping top-k (qa.sparse)
 
 A build writes a new generation beside the old one and then swaps `manifest.json` with one atomic
 `os.replace`: a build that dies at any point leaves the previous index loadable.
@@ -33,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qa import sparse
 from qa.config import Settings
 from qa.corpus import SEPARATORS, Chunk, Document, Skipped, chunk_documents, load_corpus
 from qa.errors import (
@@ -43,7 +48,7 @@ from qa.errors import (
     IndexStaleError,
 )
 
-FORMAT_VERSION = 2  # 2: chunk_offsets.npy + chunk_docs.npy, IVF-SQ8 for large indexes
+FORMAT_VERSION = 3  # 2: chunk_offsets.npy + chunk_docs.npy; 3: sentence spans and vectors
 MANIFEST = "manifest.json"
 VECTORS_IN_RAM = 512 * 2**20  # vectors.npy up to this size (~350k chunks) is read into memory
 HASH_LIMIT = 256 * 2**20  # files up to this size get a sha256 check on load; larger ones a size check
@@ -146,6 +151,16 @@ def content_key(model_name: str, text: str) -> str:
     return hashlib.sha256(f"{model_name}\x00{text}".encode()).hexdigest()
 
 
+SENTENCE_RULES = 1  # bump when qa.sentences changes which spans are quotable: cached spans are redone
+
+
+def chunk_key(model_name: str, chunk: Chunk) -> str:
+    """Cache key of a chunk's vector, sentence spans and sentence vectors: everything they depend on
+    (the model, the text it reads, and the title, which decides whether a first line is quotable)."""
+    near_title = chunk.start < len(chunk.title) + 2
+    return content_key(model_name, f"{embed_text(chunk)}\x00{SENTENCE_RULES}\x00{chunk.title}\x00{near_title}")
+
+
 # ---------------------------------------------------------------- low-level file helpers
 
 
@@ -244,6 +259,19 @@ class ChunkTable(Sequence[Chunk]):
             raise IndexCorruptError(f"{self.path.name} is damaged ({exc})") from None
 
 
+@dataclass(frozen=True)
+class SentenceTable:
+    """Quotable sentences of every chunk, computed at build time (see `qa.sentences`)."""
+
+    ptr: np.ndarray  # int64 (n+1,)
+    spans: np.ndarray  # int32 (m, 2)
+    vectors: np.ndarray | RowFile  # float16 (m, dim)
+
+    def of(self, chunk_id: int) -> tuple[np.ndarray, np.ndarray]:
+        a, b = int(self.ptr[chunk_id]), int(self.ptr[chunk_id + 1])
+        return self.spans[a:b], np.asarray(self.vectors[a:b], dtype=np.float32)
+
+
 # Approximate search: candidates fetched per wanted result, then re-ranked exactly from vectors.npy.
 RERANK_FACTOR = 4
 RERANK_MIN = 64
@@ -254,14 +282,17 @@ EXACT_FILTER_MAX = 32_768
 class Index:
     """A loaded, consistent index generation."""
 
-    def __init__(self, root: Path, manifest: Manifest, chunks: Sequence[Chunk], faiss_index, bm25, tokenizer, vectors):
+    def __init__(self, root: Path, manifest: Manifest, chunks: Sequence[Chunk], faiss_index, bm25, tokenizer, vectors,
+                 sentences: SentenceTable | None = None, impacts: tuple[np.ndarray, np.ndarray] | None = None):
         self.root = root
+        self.impacts = impacts  # (indices, data): each term's postings by weight; None: score every posting
+        self.sentence_table = sentences
         self.manifest = manifest
         self.chunks = chunks
         self.faiss = faiss_index
         self.bm25 = bm25
         self.tokenizer = tokenizer
-        self.vectors = vectors  # memory-mapped (n, dim) float32
+        self.vectors = vectors  # (n, dim) float32: an array, or a RowFile for big indexes
         if isinstance(chunks, ChunkTable):
             self._doc_codes, self._doc_list = chunks.doc_codes, chunks.doc_ids
         else:
@@ -337,6 +368,9 @@ class Index:
         ids = [i for i in ids if i != empty]
         if not ids:
             return []
+        sc = self.bm25.scores
+        if self.impacts is not None and getattr(self.bm25, "nonoccurrence_array", None) is None:
+            return sparse.topk(ids, n, sc["indptr"], sc["indices"], sc["data"], *self.impacts, mask)
         scores = self._bm25_scores(ids)
         cand = np.flatnonzero(scores > 0)  # only chunks holding a query term compete: cheap at 1M chunks
         if mask is not None:
@@ -350,15 +384,15 @@ class Index:
         return [(int(cand[t]), float(sc[t])) for t in top]
 
     def _bm25_scores(self, ids: Sequence[int]) -> np.ndarray:
-        """BM25 of every chunk: bm25s's scores, summed with one bincount (np.add.at is ~10x slower)."""
+        """BM25 of every chunk (the path for indexes without impact files, and BM25L/BM25+)."""
         if getattr(self.bm25, "nonoccurrence_array", None) is not None:  # BM25L/BM25+: not a plain sum
             return self.bm25.get_scores_from_ids(ids)
         sc = self.bm25.scores
-        ptr = sc["indptr"]
-        parts = [(ptr[i], ptr[i + 1]) for i in ids]
-        docs = np.concatenate([sc["indices"][a:b] for a, b in parts])
-        weights = np.concatenate([sc["data"][a:b] for a, b in parts]).astype(np.float64)
-        return np.bincount(docs, weights=weights, minlength=int(sc["num_docs"]))
+        return sparse.full_scores(ids, sc["indptr"], sc["indices"], sc["data"], int(sc["num_docs"]))
+
+    def sentences(self, chunk_id: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """(spans (k, 2) in the chunk's text, vectors (k, dim) float32) of its quotable sentences."""
+        return self.sentence_table.of(chunk_id) if self.sentence_table is not None else None
 
     def cosine(self, qvec: np.ndarray, chunk_ids: Sequence[int]) -> np.ndarray:
         """Cosine similarity of the query to given chunks (exact, from the stored vectors)."""
@@ -483,12 +517,15 @@ def load_index(settings: Settings, *, check_fresh: bool = True) -> Index:
             raise ValueError("chunk offsets or document codes disagree with chunks.jsonl")
         chunks = ChunkTable(jsonl, offsets, doc_codes, sorted(manifest.documents))
         vec_path = root / "vectors.npy"
-        # In RAM up to VECTORS_IN_RAM: a memory-mapped file truncated in place (by hand, while the app
-        # runs) kills the process with SIGBUS. Above it, mapped: RAM matters more at that size.
+        # In RAM up to VECTORS_IN_RAM; above it, rows are read on demand (RAM matters more at that size).
         in_ram = vec_path.stat().st_size <= VECTORS_IN_RAM
-        vectors = np.load(vec_path, mmap_mode=None if in_ram else "r")
+        vectors = np.load(vec_path) if in_ram else RowFile(vec_path)
+        sentences = _load_sentences(root, n, int(manifest.model["dim"]))
         fidx = faiss.read_index(str(root / "faiss.index"))
         bm25 = bm25s.BM25.load(str(root / "bm25"), mmap=False)
+        impacts = (np.load(root / "bm25" / "impact_indices.npy"), np.load(root / "bm25" / "impact_data.npy"))
+        if impacts[0].shape != bm25.scores["indices"].shape or impacts[1].shape != bm25.scores["data"].shape:
+            raise ValueError("bm25 impact files disagree with the postings")
         tokenizer = make_tokenizer()
         tokenizer.load_vocab(str(root / "bm25"))
         tokenizer.load_stopwords(str(root / "bm25"))
@@ -496,7 +533,76 @@ def load_index(settings: Settings, *, check_fresh: bool = True) -> Index:
         raise IndexCorruptError(f"index files are unreadable ({exc})") from None
     if not (len(chunks) == n == fidx.ntotal == vectors.shape[0]) or vectors.shape[1] != manifest.model["dim"]:
         raise IndexCorruptError("index files disagree on the number of chunks")
-    return Index(root, manifest, chunks, fidx, bm25, tokenizer, vectors)
+    return Index(root, manifest, chunks, fidx, bm25, tokenizer, vectors, sentences, impacts)
+
+
+def _load_sentences(root: Path, n: int, dim: int) -> SentenceTable:
+    ptr = np.load(root / "sentence_ptr.npy")
+    spans = np.load(root / "sentence_spans.npy")
+    path = root / "sentence_vectors.npy"
+    vectors = np.load(path) if path.stat().st_size <= VECTORS_IN_RAM else RowFile(path)
+    m = spans.shape[0] if spans.ndim == 2 else -1
+    if (ptr.shape != (n + 1,) or ptr[0] != 0 or ptr[-1] != m or (n and np.any(np.diff(ptr) < 0))
+            or spans.shape != (m, 2) or tuple(vectors.shape) != (m, dim)
+            or (m and (spans.min() < 0 or np.any(spans[:, 1] <= spans[:, 0])))):
+        raise ValueError("sentence files disagree with each other or with the chunks")
+    return SentenceTable(ptr, spans, vectors)
+
+
+class RowFile:
+    """Rows of a 2-D .npy file read on demand with `os.pread`, for arrays too big to hold in RAM.
+
+    Not a memory map: on this kernel (ext4 with large folios) each row touched through a map brought
+    ~1.3 MB into the process's RSS (480 rows: +630 MB); pread copies only the rows asked for. A file
+    truncated under a running app gives IndexCorruptError, not the SIGBUS a map would.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        header = np.load(path, mmap_mode="r")  # parses the header only
+        self.shape: tuple[int, int] = tuple(header.shape)  # type: ignore[assignment]
+        self.dtype = header.dtype
+        self._offset = int(header.offset)
+        self._row = int(self.dtype.itemsize * self.shape[1])
+        del header
+        self._fd = os.open(path, os.O_RDONLY)
+
+    def __del__(self) -> None:
+        fd = getattr(self, "_fd", None)
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def _read(self, start: int, count: int) -> bytes:
+        size = count * self._row
+        data = os.pread(self._fd, size, self._offset + start * self._row)
+        if len(data) != size:
+            raise IndexCorruptError(f"{self.path.name} is shorter than its header says")
+        return data
+
+    def __getitem__(self, key) -> np.ndarray:
+        if isinstance(key, slice):
+            a, b, step = key.indices(self.shape[0])
+            rows = np.frombuffer(self._read(a, max(0, b - a)), dtype=self.dtype).reshape(-1, self.shape[1])
+            return rows[::step]
+        ids = np.asarray(key)
+        if ids.ndim == 0:
+            return self[ids.reshape(1)][0]
+        ids = ids.astype(np.int64)
+        if ids.size and (ids.min() < 0 or ids.max() >= self.shape[0]):
+            raise IndexError("row out of range")
+        out = np.empty((ids.size, self.shape[1]), dtype=self.dtype)
+        buf = out.view(np.uint8).reshape(ids.size, self._row)
+        for j, i in enumerate(ids.tolist()):
+            buf[j] = np.frombuffer(self._read(i, 1), dtype=np.uint8)
+        return out
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = self[0 : self.shape[0]]
+        return out.astype(dtype) if dtype is not None else out
 
 
 # ---------------------------------------------------------------- building
@@ -521,10 +627,12 @@ def make_faiss_index(vectors: np.ndarray, settings: Settings):
     """Exact inner product below `ann_threshold` chunks; IVF with 4-bit fast-scan PQ codes above.
 
     Why: at 1M x 384 a flat scan costs ~50 ms a query on 2 cores, and HNSWFlat needs ~1.8 GB of RAM
-    and a long build. IVF-PQ fast-scan keeps dim/8 bytes a chunk (48 MB at 1M), trains on a sample
-    in seconds, and scans the probed lists in a fraction of a millisecond. Its scores are rough, so
+    and a long build. IVF-PQ fast-scan keeps dim/4 bytes a chunk (96 MB at 1M), trains on a sample
+    in seconds, and scans the probed lists in about a millisecond. Its scores are rough, so
     `Index.dense_search` re-ranks a wider candidate set exactly from vectors.npy: returned scores are
-    true cosines and recall is set by `nprobe` alone. `qa bench` reports recall@10 against exact search.
+    true cosines. Measured at 1M (nprobe 250, 80 candidates re-ranked): recall@10 against exact
+    search 0.947 with 4 dims a sub-quantizer, 0.987 with 2 (0.908 -> 0.983 for real questions), for
+    +1 ms. `qa bench` reports recall@10 against exact search.
     """
     import faiss
 
@@ -535,7 +643,7 @@ def make_faiss_index(vectors: np.ndarray, settings: Settings):
             index.add(vectors)
         return index, "FlatIP"
     nlist, nprobe = ann_params(n)
-    codes = f"PQ{dim // 4}x4fs" if dim % 8 == 0 else "SQ8"
+    codes = f"PQ{dim // 2}x4fs" if dim % 8 == 0 else "SQ8"  # 2 dims a sub-quantizer: see the docstring
     index = faiss.index_factory(dim, f"IVF{nlist},{codes}", faiss.METRIC_INNER_PRODUCT)
     index.cp.spherical = True  # unit vectors: centroids stay on the sphere
     index.cp.niter = 12
@@ -550,14 +658,23 @@ def make_faiss_index(vectors: np.ndarray, settings: Settings):
     return index, f"IVF{nlist},{codes}(nprobe={nprobe})+rerank"
 
 
-def _load_cache(settings: Settings, model_name: str) -> dict[str, np.ndarray]:
-    """Content key -> vector, from the current generation when it used the same model."""
+@dataclass(frozen=True)
+class _Cache:
+    """The current generation's vectors and sentences, by chunk key (reused when a chunk is unchanged)."""
+
+    rows: dict[str, int]
+    vectors: np.ndarray
+    sentences: SentenceTable
+
+
+def _load_cache(settings: Settings, model_name: str) -> _Cache | None:
+    """The current generation as an embedding cache, when it used the same model."""
     try:
         manifest = read_manifest(settings.index_dir)
     except (IndexMissingError, IndexCorruptError, IndexMismatchError):
-        return {}
+        return None
     if manifest.model.get("name") != model_name:
-        return {}
+        return None
     root = settings.index_dir / manifest.generation
     try:
         verify_files(manifest, root)  # damaged vectors must never be carried into a new build
@@ -566,11 +683,21 @@ def _load_cache(settings: Settings, model_name: str) -> dict[str, np.ndarray]:
         with (root / "chunks.jsonl").open(encoding="utf-8") as f:
             for line in f:
                 keys.append(json.loads(line)["key"])
+        sentences = _load_sentences(root, len(keys), vectors.shape[1])
     except (IndexCorruptError, OSError, EOFError, ValueError, KeyError, TypeError, json.JSONDecodeError):
-        return {}  # the cache is only a speed-up: anything wrong with it means re-embedding
+        return None  # the cache is only a speed-up: anything wrong with it means re-embedding
     if len(keys) != vectors.shape[0]:
-        return {}
-    return {k: vectors[i] for i, k in enumerate(keys)}
+        return None
+    return _Cache({k: i for i, k in enumerate(keys)}, vectors, sentences)
+
+
+def _concat_ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """np.concatenate([arange(s, s + c) for s, c in zip(starts, counts)]), without the Python loop."""
+    counts = np.asarray(counts, dtype=np.int64)
+    if counts.size == 0 or counts.sum() == 0:
+        return np.zeros(0, dtype=np.int64)
+    firsts = np.cumsum(counts) - counts
+    return np.repeat(np.asarray(starts, dtype=np.int64) - firsts, counts) + np.arange(int(counts.sum()))
 
 
 def build_index(settings: Settings, embedder, progress: Progress | None = None, *, force: bool = False) -> BuildReport:
@@ -593,28 +720,16 @@ def build_index(settings: Settings, embedder, progress: Progress | None = None, 
                                    time.perf_counter() - t0, unchanged.index_type, unchanged=True)
         chunks = chunk_documents(docs, settings.chunk_size, settings.chunk_overlap)
         texts = [embed_text(c) for c in chunks]
-        keys = [content_key(model_name, t) for t in texts]
-        cache = {} if force else _load_cache(settings, model_name)
-        # Longest first, as SentenceTransformer.encode orders one call: batches of similar length pad
-        # little, so embedding in slices (for progress) runs as fast as one big encode call.
-        todo = sorted((i for i, k in enumerate(keys) if k not in cache), key=lambda i: -len(texts[i]))
-        dim = embedder.dim
-        vectors = np.zeros((len(chunks), dim), dtype=np.float32)
-        for i, k in enumerate(keys):
-            if k in cache:
-                vectors[i] = cache[k]
-        batch = max(1, settings.batch_size) * 8
-        for s in range(0, len(todo), batch):
-            report("embedding", s, len(todo))
-            ids = todo[s : s + batch]
-            vectors[ids] = embedder.encode([texts[i] for i in ids])
-        report("embedding", len(todo), len(todo))
+        keys = [chunk_key(model_name, c) for c in chunks]
+        cache = None if force else _load_cache(settings, model_name)
+        vectors, sentences, todo = _embed(chunks, texts, keys, cache, embedder, settings, report)
         report("indexing", 0, 1)
         gen = f"g-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
         tmp = settings.index_dir / f".tmp-{gen}"
         tmp.mkdir(parents=True)
         try:
-            index_type = _write_generation(tmp, chunks, keys, vectors, settings, sorted(d.doc_id for d in docs))
+            index_type = _write_generation(tmp, chunks, keys, vectors, sentences, settings,
+                                           sorted(d.doc_id for d in docs))
             files = {}
             for p in sorted(tmp.rglob("*")):
                 if p.is_file():
@@ -635,7 +750,7 @@ def build_index(settings: Settings, embedder, progress: Progress | None = None, 
         manifest = Manifest(
             format_version=FORMAT_VERSION,
             generation=gen,
-            model={"name": model_name, "dim": dim, "normalized": True},
+            model={"name": model_name, "dim": int(vectors.shape[1]), "normalized": True},
             chunking=chunking_signature(settings),
             documents={
                 d.doc_id: {"sha256": d.sha256, "title": d.title, "chars": len(d.text), "chunks": per_doc.get(d.doc_id, 0)}
@@ -653,6 +768,58 @@ def build_index(settings: Settings, embedder, progress: Progress | None = None, 
         report("done", 1, 1)
         return BuildReport(len(docs), len(chunks), len(todo), len(chunks) - len(todo), skipped,
                            time.perf_counter() - t0, index_type)
+
+
+def _embed(chunks: list[Chunk], texts: list[str], keys: list[str], cache: _Cache | None, embedder,
+           settings: Settings, report: Callable[[str, int, int], object]) -> tuple[np.ndarray, SentenceTable, list[int]]:
+    """Chunk vectors and sentence table; unchanged chunks come from the cache, the rest from the model.
+
+    Returns the chunks embedded too. A new chunk's sentences are split here (pysbd) and pooled from
+    the chunk's own forward pass (`Embedder.encode_with_spans`): no extra model work per sentence.
+    """
+    from qa.sentences import quotable_spans
+
+    n = len(chunks)
+    rows = cache.rows if cache is not None else {}
+    old = np.array([rows.get(k, -1) for k in keys], dtype=np.int64)
+    hit = np.flatnonzero(old >= 0)
+    new_spans = {int(i): quotable_spans(chunks[i]) for i in np.flatnonzero(old < 0)}
+    counts = np.zeros(n, dtype=np.int64)
+    if cache is not None and hit.size:
+        counts[hit] = np.diff(cache.sentences.ptr)[old[hit]]
+    for i, sp in new_spans.items():
+        counts[i] = len(sp)
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=ptr[1:])
+    dim = embedder.dim
+    vectors = np.zeros((n, dim), dtype=np.float32)
+    spans = np.zeros((int(ptr[-1]), 2), dtype=np.int32)
+    svecs = np.zeros((int(ptr[-1]), dim), dtype=np.float16)
+    if cache is not None and hit.size:
+        vectors[hit] = cache.vectors[old[hit]]
+        src = _concat_ranges(cache.sentences.ptr[old[hit]], counts[hit])
+        dst = _concat_ranges(ptr[hit], counts[hit])
+        spans[dst] = cache.sentences.spans[src]
+        svecs[dst] = np.asarray(cache.sentences.vectors[src])
+    # Longest first, as SentenceTransformer.encode orders one call: batches of similar length pad
+    # little, so embedding in slices (for progress) runs as fast as one big encode call.
+    todo = sorted(new_spans, key=lambda i: -len(texts[i]))
+    batch = max(1, settings.batch_size) * 8
+    for s in range(0, len(todo), batch):
+        report("embedding", s, len(todo))
+        ids = todo[s : s + batch]
+        shift = [len(texts[i]) - len(chunks[i].text) for i in ids]  # the title line before the chunk
+        vecs, pooled = embedder.encode_with_spans(
+            [texts[i] for i in ids], [[(a + d, b + d) for a, b in new_spans[i]] for i, d in zip(ids, shift, strict=True)]
+        )
+        vectors[ids] = vecs
+        for i, p in zip(ids, pooled, strict=True):
+            a, b = int(ptr[i]), int(ptr[i + 1])
+            if b > a:
+                spans[a:b] = new_spans[i]
+                svecs[a:b] = p
+    report("embedding", len(todo), len(todo))
+    return vectors, SentenceTable(ptr, spans, svecs), todo
 
 
 def _unchanged(settings: Settings, docs: list[Document], skipped: list[Skipped]) -> Manifest | None:
@@ -673,8 +840,8 @@ def _unchanged(settings: Settings, docs: list[Document], skipped: list[Skipped])
     return manifest
 
 
-def _write_generation(root: Path, chunks: list[Chunk], keys: list[str], vectors: np.ndarray, settings: Settings,
-                      doc_ids: Sequence[str]) -> str:
+def _write_generation(root: Path, chunks: list[Chunk], keys: list[str], vectors: np.ndarray,
+                      sentences: SentenceTable, settings: Settings, doc_ids: Sequence[str]) -> str:
     import bm25s
     import faiss
 
@@ -690,6 +857,9 @@ def _write_generation(root: Path, chunks: list[Chunk], keys: list[str], vectors:
     np.save(root / "chunk_offsets.npy", offsets)
     np.save(root / "chunk_docs.npy", codes)
     np.save(root / "vectors.npy", vectors)
+    np.save(root / "sentence_ptr.npy", sentences.ptr)
+    np.save(root / "sentence_spans.npy", sentences.spans)
+    np.save(root / "sentence_vectors.npy", np.asarray(sentences.vectors))
     index, kind = make_faiss_index(vectors, settings)
     faiss.write_index(index, str(root / "faiss.index"))
     tokenizer = make_tokenizer()
@@ -698,6 +868,13 @@ def _write_generation(root: Path, chunks: list[Chunk], keys: list[str], vectors:
     bm25.index(tokens, show_progress=False)
     (root / "bm25").mkdir()
     bm25.save(str(root / "bm25"))
+    sc = bm25.scores
+    if not sparse.postings_sorted(sc["indptr"], sc["indices"]):  # bm25s keeps them sorted; never trust it blindly
+        sc["indices"], sc["data"] = sparse.sort_postings(sc["indptr"], sc["indices"], sc["data"])
+        bm25.save(str(root / "bm25"))
+    imp_indices, imp_data = sparse.impact_order(sc["indptr"], sc["indices"], sc["data"])
+    np.save(root / "bm25" / "impact_indices.npy", imp_indices)
+    np.save(root / "bm25" / "impact_data.npy", imp_data)
     tokenizer.save_vocab(str(root / "bm25"))
     tokenizer.save_stopwords(str(root / "bm25"))
     return kind

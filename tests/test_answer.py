@@ -48,10 +48,12 @@ def troops(engine):
 def test_troop_question_quotes_the_sentences_that_give_the_figures(troops, real_settings):
     assert not troops.abstained
     check_citations(troops, real_settings.corpus_dir)
-    cited = {c.source: c.text for c in troops.citations}
+    cited: dict[str, list[str]] = {}
+    for c in troops.citations:
+        cited.setdefault(c.source, []).append(c.text)
     assert {A0, A1, A2, A3} <= set(cited)
     for source, figure in [(A0, "11,000"), (A1, "10,000"), (A2, "12,000"), (A3, "11,000-12,000")]:
-        assert figure in cited[source]
+        assert any(figure in text for text in cited[source]), cited[source]
 
 
 @pytest.mark.slow

@@ -99,6 +99,10 @@ def test_incremental_index_equals_a_fresh_build(built, embedder, tmp_path):
     a, b = load_index(s), load_index(fresh)
     assert [(c.doc_id, c.start, c.end) for c in a.chunks] == [(c.doc_id, c.start, c.end) for c in b.chunks]
     assert np.allclose(np.asarray(a.vectors), np.asarray(b.vectors), atol=1e-4)
+    # the sentence table too: reused chunks carry their spans and pooled vectors over unchanged
+    ta, tb = a.sentence_table, b.sentence_table
+    assert np.array_equal(ta.ptr, tb.ptr) and np.array_equal(ta.spans, tb.spans)
+    assert np.allclose(np.asarray(ta.vectors, dtype=np.float32), np.asarray(tb.vectors, dtype=np.float32), atol=2e-3)
 
 
 def test_force_reembeds_everything(built, embedder):

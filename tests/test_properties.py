@@ -116,3 +116,17 @@ def test_sentence_citations_point_into_their_document(bodies, size):
         for s in passage_sentences(hits):
             assert texts[s.chunk.doc_id][s.start : s.end] == s.text
             assert s.chunk.start <= s.start < s.end <= s.chunk.end
+
+
+LINE_ALPHABET = st.sampled_from(list("abcdefghij ABC()[]\"'”’-,12345\t\u00a0•*#") + list(".!?…;:"))
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(LINE_ALPHABET, max_size=60))
+def test_the_one_sentence_fast_path_agrees_with_pysbd(line):
+    """Lines the splitter does not hand to pysbd are exactly the lines pysbd leaves whole."""
+    from qa.sentences import _one_sentence, _pysbd_line, _strip
+
+    line = line.replace("\n", " ")
+    if _one_sentence(line):
+        assert _pysbd_line(line) == [_strip(line, 0, len(line))], line
