@@ -205,7 +205,21 @@ def build_lock(index_dir: Path) -> Iterator[None]:
 # ---------------------------------------------------------------- the loaded index
 
 
-class ChunkTable(Sequence[Chunk]):
+class _Preader:
+    """Owns one read-only file descriptor for `os.pread`, closed with the object. pread needs no
+    shared file position (safe across threads) and keeps reading a file a later build unlinked."""
+
+    def _open(self, path: Path) -> None:
+        self._fd = os.open(path, os.O_RDONLY)
+
+    def __del__(self) -> None:
+        fd = getattr(self, "_fd", None)
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+class ChunkTable(Sequence[Chunk], _Preader):
     """The chunks of a generation, read on demand from chunks.jsonl.
 
     Holds ~12 bytes per chunk (line offsets and document codes) instead of a Python object per
@@ -218,13 +232,7 @@ class ChunkTable(Sequence[Chunk]):
         self.offsets = offsets  # int64 (n+1,)
         self.doc_codes = doc_codes  # int32 (n,), positions in doc_ids
         self.doc_ids = list(doc_ids)
-        self._fd = os.open(path, os.O_RDONLY)
-
-    def __del__(self) -> None:
-        fd = getattr(self, "_fd", None)
-        if fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        self._open(path)
 
     def __len__(self) -> int:
         return int(self.doc_codes.shape[0])
@@ -549,7 +557,7 @@ def _load_sentences(root: Path, n: int, dim: int) -> SentenceTable:
     return SentenceTable(ptr, spans, vectors)
 
 
-class RowFile:
+class RowFile(_Preader):
     """Rows of a 2-D .npy file read on demand with `os.pread`, for arrays too big to hold in RAM.
 
     Not a memory map: on this kernel (ext4 with large folios) each row touched through a map brought
@@ -565,13 +573,7 @@ class RowFile:
         self._offset = int(header.offset)
         self._row = int(self.dtype.itemsize * self.shape[1])
         del header
-        self._fd = os.open(path, os.O_RDONLY)
-
-    def __del__(self) -> None:
-        fd = getattr(self, "_fd", None)
-        if fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        self._open(path)
 
     def __len__(self) -> int:
         return self.shape[0]
