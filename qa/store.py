@@ -772,55 +772,71 @@ def build_index(settings: Settings, embedder, progress: Progress | None = None, 
                            time.perf_counter() - t0, index_type)
 
 
+EMBED_SLICE = 128  # chunks per embedding step: the unit of progress and of splitting ahead
+
+
 def _embed(chunks: list[Chunk], texts: list[str], keys: list[str], cache: _Cache | None, embedder,
            settings: Settings, report: Callable[[str, int, int], object]) -> tuple[np.ndarray, SentenceTable, list[int]]:
     """Chunk vectors and sentence table; unchanged chunks come from the cache, the rest from the model.
 
-    Returns the chunks embedded too. A new chunk's sentences are split here (pysbd) and pooled from
-    the chunk's own forward pass (`Embedder.encode_with_spans`): no extra model work per sentence.
+    Returns the chunks embedded too. A new chunk's sentences are split (pysbd) and pooled from the
+    chunk's own forward pass (`Embedder.encode_with_spans`): no extra model work per sentence. The
+    next slice is split in a thread while the model embeds this one (the model releases the GIL),
+    which hides most of pysbd's ~3 ms a chunk: measured 86% -> see README "Performance".
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     from qa.sentences import quotable_spans
 
     n = len(chunks)
     rows = cache.rows if cache is not None else {}
     old = np.array([rows.get(k, -1) for k in keys], dtype=np.int64)
     hit = np.flatnonzero(old >= 0)
-    new_spans = {int(i): quotable_spans(chunks[i]) for i in np.flatnonzero(old < 0)}
+    # Longest first, as SentenceTransformer.encode orders one call: batches of similar length pad
+    # little, so embedding in slices (for progress) runs as fast as one big encode call.
+    todo = sorted((int(i) for i in np.flatnonzero(old < 0)), key=lambda i: -len(texts[i]))
+    vectors = np.zeros((n, embedder.dim), dtype=np.float32)
+    new: dict[int, tuple[list[tuple[int, int]], np.ndarray]] = {}
+    slices = [todo[s : s + EMBED_SLICE] for s in range(0, len(todo), EMBED_SLICE)]
+
+    def split(ids: list[int]) -> list[list[tuple[int, int]]]:
+        return [quotable_spans(chunks[i]) for i in ids]
+
+    with ThreadPoolExecutor(1, thread_name_prefix="qa-split") as pool:
+        ahead = pool.submit(split, slices[0]) if slices else None
+        for k, ids in enumerate(slices):
+            report("embedding", k * EMBED_SLICE, len(todo))
+            assert ahead is not None
+            spans_now = ahead.result()
+            if k + 1 < len(slices):
+                ahead = pool.submit(split, slices[k + 1])
+            shift = [len(texts[i]) - len(chunks[i].text) for i in ids]  # the title line before the chunk
+            vecs, pooled = embedder.encode_with_spans(
+                [texts[i] for i in ids], [[(a + d, b + d) for a, b in sp] for sp, d in zip(spans_now, shift, strict=True)]
+            )
+            vectors[ids] = vecs
+            for i, sp, p in zip(ids, spans_now, pooled, strict=True):
+                new[i] = (sp, p.astype(np.float16))
+    report("embedding", len(todo), len(todo))
     counts = np.zeros(n, dtype=np.int64)
     if cache is not None and hit.size:
         counts[hit] = np.diff(cache.sentences.ptr)[old[hit]]
-    for i, sp in new_spans.items():
+    for i, (sp, _) in new.items():
         counts[i] = len(sp)
     ptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(counts, out=ptr[1:])
-    dim = embedder.dim
-    vectors = np.zeros((n, dim), dtype=np.float32)
     spans = np.zeros((int(ptr[-1]), 2), dtype=np.int32)
-    svecs = np.zeros((int(ptr[-1]), dim), dtype=np.float16)
+    svecs = np.zeros((int(ptr[-1]), vectors.shape[1]), dtype=np.float16)
     if cache is not None and hit.size:
         vectors[hit] = cache.vectors[old[hit]]
         src = _concat_ranges(cache.sentences.ptr[old[hit]], counts[hit])
         dst = _concat_ranges(ptr[hit], counts[hit])
         spans[dst] = cache.sentences.spans[src]
         svecs[dst] = np.asarray(cache.sentences.vectors[src])
-    # Longest first, as SentenceTransformer.encode orders one call: batches of similar length pad
-    # little, so embedding in slices (for progress) runs as fast as one big encode call.
-    todo = sorted(new_spans, key=lambda i: -len(texts[i]))
-    batch = max(1, settings.batch_size) * 8
-    for s in range(0, len(todo), batch):
-        report("embedding", s, len(todo))
-        ids = todo[s : s + batch]
-        shift = [len(texts[i]) - len(chunks[i].text) for i in ids]  # the title line before the chunk
-        vecs, pooled = embedder.encode_with_spans(
-            [texts[i] for i in ids], [[(a + d, b + d) for a, b in new_spans[i]] for i, d in zip(ids, shift, strict=True)]
-        )
-        vectors[ids] = vecs
-        for i, p in zip(ids, pooled, strict=True):
-            a, b = int(ptr[i]), int(ptr[i + 1])
-            if b > a:
-                spans[a:b] = new_spans[i]
-                svecs[a:b] = p
-    report("embedding", len(todo), len(todo))
+    for i, (sp, p) in new.items():
+        if sp:
+            spans[ptr[i] : ptr[i + 1]] = sp
+            svecs[ptr[i] : ptr[i + 1]] = p
     return vectors, SentenceTable(ptr, spans, svecs), todo
 
 
