@@ -15,6 +15,8 @@ from qa.corpus import Chunk
 MIN_WORDS = 4  # shorter lines ("- News", "article picture") are never quoted
 _TERMINATORS = frozenset(".!?…。！？;:")
 _LINE_END = re.compile(r"[.!?]?\s*$")
+_WORD_APOSTROPHE = re.compile(r"(?<=\w)['’](?=\w)")  # "Korea's", "don't": never a boundary
+_QUOTES = frozenset("\"'“”‘’«»`")  # pysbd reads other quote marks as possible boundaries ("-' A")
 _local = threading.local()
 
 
@@ -37,11 +39,12 @@ def _strip(line: str, a: int, b: int) -> tuple[int, int]:
 
 
 def _one_sentence(line: str) -> bool:
-    """True when pysbd cannot split the line: no sentence punctuation before one optional final
-    '.', '!' or '?' (checked against pysbd by a property test). Skipping pysbd there makes building a
+    """True when pysbd cannot split the line: no sentence punctuation or quote mark (apostrophes
+    inside words aside) before one optional final '.', '!' or '?' (checked against pysbd by a
+    property test). Skipping pysbd there makes building a
     million one-sentence chunks take seconds instead of minutes."""
-    body = line[: _LINE_END.search(line).start()]
-    return any(c.isalnum() for c in body) and not any(c in _TERMINATORS for c in body)
+    body = _WORD_APOSTROPHE.sub("", line[: _LINE_END.search(line).start()])
+    return any(c.isalnum() for c in body) and not any(c in _TERMINATORS or c in _QUOTES for c in body)
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
