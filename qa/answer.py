@@ -108,15 +108,11 @@ def passage_sentences(hits: Sequence[Hit], index=None, embedder=None) -> list[Se
     out = []
     stored = [index.sentences(h.chunk.chunk_id) if index is not None else None for h in hits]
     if embedder is not None and any(x is None for x in stored):
-        from qa.store import embed_text
+        from qa.store import embed_chunks
 
         missing = [i for i, x in enumerate(stored) if x is None]
         spans = [quotable_spans(hits[i].chunk) for i in missing]
-        texts = [embed_text(hits[i].chunk) for i in missing]
-        shifts = [len(t) - len(hits[i].chunk.text) for t, i in zip(texts, missing, strict=True)]
-        _, pooled = embedder.encode_with_spans(
-            texts, [[(a + d, b + d) for a, b in sp] for sp, d in zip(spans, shifts, strict=True)]
-        )
+        _, pooled = embed_chunks(embedder, [hits[i].chunk for i in missing], spans)
         for i, sp, p in zip(missing, spans, pooled, strict=True):
             stored[i] = (np.asarray(sp, dtype=np.int64).reshape(-1, 2), p)
     for rank, (hit, data) in enumerate(zip(hits, stored, strict=True)):

@@ -146,6 +146,19 @@ def embed_text(chunk: Chunk) -> str:
     return f"{chunk.title}\n{chunk.text}"
 
 
+def embed_chunks(
+    embedder, chunks: Sequence[Chunk], spans: Sequence[Sequence[tuple[int, int]]]
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Chunk vectors (of `embed_text`) and, from the same forward pass, vectors of spans given as
+    offsets in each chunk's own text (shifted past the title line the model reads before it)."""
+    texts = [embed_text(c) for c in chunks]
+    shifted = [
+        [(a + len(t) - len(c.text), b + len(t) - len(c.text)) for a, b in sp]
+        for t, c, sp in zip(texts, chunks, spans, strict=True)
+    ]
+    return embedder.encode_with_spans(texts, shifted)
+
+
 def content_key(model_name: str, text: str) -> str:
     """Cache key of one embedding: model and exact input text."""
     return hashlib.sha256(f"{model_name}\x00{text}".encode()).hexdigest()
@@ -724,7 +737,7 @@ def build_index(settings: Settings, embedder, progress: Progress | None = None, 
         texts = [embed_text(c) for c in chunks]
         keys = [chunk_key(model_name, c) for c in chunks]
         cache = None if force else _load_cache(settings, model_name)
-        vectors, sentences, todo = _embed(chunks, texts, keys, cache, embedder, settings, report)
+        vectors, sentences, todo = _embed(chunks, texts, keys, cache, embedder, report)
         report("indexing", 0, 1)
         gen = f"g-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
         tmp = settings.index_dir / f".tmp-{gen}"
@@ -776,13 +789,13 @@ EMBED_SLICE = 128  # chunks per embedding step: the unit of progress and of spli
 
 
 def _embed(chunks: list[Chunk], texts: list[str], keys: list[str], cache: _Cache | None, embedder,
-           settings: Settings, report: Callable[[str, int, int], object]) -> tuple[np.ndarray, SentenceTable, list[int]]:
+           report: Callable[[str, int, int], object]) -> tuple[np.ndarray, SentenceTable, list[int]]:
     """Chunk vectors and sentence table; unchanged chunks come from the cache, the rest from the model.
 
     Returns the chunks embedded too. A new chunk's sentences are split (pysbd) and pooled from the
     chunk's own forward pass (`Embedder.encode_with_spans`): no extra model work per sentence. The
-    next slice is split in a thread while the model embeds this one (the model releases the GIL),
-    which hides most of pysbd's ~3 ms a chunk: measured 86% -> see README "Performance".
+    next slice is split in a thread while the model embeds this one (ONNX Runtime releases the GIL),
+    which hides most of pysbd's ~3 ms a chunk (README "Performance").
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -810,10 +823,7 @@ def _embed(chunks: list[Chunk], texts: list[str], keys: list[str], cache: _Cache
             spans_now = ahead.result()
             if k + 1 < len(slices):
                 ahead = pool.submit(split, slices[k + 1])
-            shift = [len(texts[i]) - len(chunks[i].text) for i in ids]  # the title line before the chunk
-            vecs, pooled = embedder.encode_with_spans(
-                [texts[i] for i in ids], [[(a + d, b + d) for a, b in sp] for sp, d in zip(spans_now, shift, strict=True)]
-            )
+            vecs, pooled = embed_chunks(embedder, [chunks[i] for i in ids], spans_now)
             vectors[ids] = vecs
             for i, sp, p in zip(ids, spans_now, pooled, strict=True):
                 new[i] = (sp, p.astype(np.float16))
