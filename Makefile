@@ -7,7 +7,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install browser run index test test-fast lint format bench clean
+.PHONY: install browser run index test test-unit test-integration test-e2e test-fast lint format bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -32,6 +32,17 @@ run: install
 test: install browser
 	$(BIN)/ruff check qa tests app.py
 	$(BIN)/python -m pytest -v
+
+# Tiers, each runnable alone: unit (no model, seconds), integration (real model and index), e2e
+# (browser, HTTP server, kill loops, load).
+test-unit: install
+	$(BIN)/python -m pytest tests/unit -q
+
+test-integration: install
+	$(BIN)/python -m pytest tests/integration -q
+
+test-e2e: install browser
+	$(BIN)/python -m pytest tests/e2e -q
 
 test-fast: install
 	$(BIN)/python -m pytest -m "not slow"

@@ -1,4 +1,4 @@
-"""Shared fixtures: the real model, the real corpus, a real index built once per test session."""
+"""Shared fixtures: the fake and the real embedder, a fixture copy of the seed articles, a real index built once."""
 
 from __future__ import annotations
 
@@ -12,9 +12,35 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT / "corpus"
-SHARED = ROOT.parent / "shared"
+# Tests never read the user's corpus/: a fixture copy of the four seed articles stands in for it.
+CORPUS = Path(__file__).resolve().parent / "fixtures" / "seed"
 ARTIFACTS = ROOT / "test-artifacts"
+
+
+def bench_dir() -> Path:
+    """Shared benchmarks (SQuAD 2.0 dev, SciFact): QA_BENCH_DIR, default ../shared/bench."""
+    return Path(os.environ.get("QA_BENCH_DIR") or ROOT.parent / "shared" / "bench").resolve()
+
+
+def need_bench(name: str) -> Path:
+    """The benchmark folder `name`, or a loud skip naming the variable that points at it."""
+    path = bench_dir() / name
+    if not path.is_dir():
+        pytest.skip(f"benchmark {name!r} not found at {path}: set QA_BENCH_DIR to the folder holding it")
+    return path
+
+
+def chromium_path() -> str | None:
+    """The browser for end-to-end tests: QA_CHROMIUM, else `chromium` on PATH."""
+    return os.environ.get("QA_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture()
+def fake_embedder():
+    """The deterministic no-model embedder of unit tests (tests/fakes.py)."""
+    from tests.fakes import FakeEmbedder
+
+    return FakeEmbedder()
 
 
 @pytest.fixture(scope="session")
@@ -26,7 +52,7 @@ def embedder():
 
 
 def make_home(base: Path, files: dict[str, str] | None = None, copy_corpus: bool = False) -> Path:
-    """A project folder with corpus/ (the real articles and/or inline files) and an empty index/."""
+    """A project folder with corpus/ (the fixture seed articles and/or inline files) and an empty index/."""
     (base / "corpus").mkdir(parents=True, exist_ok=True)
     if copy_corpus:
         for p in sorted(CORPUS.iterdir()):
