@@ -11,7 +11,7 @@ from qa.answer import Answer, compose, question_names
 from qa.config import Settings
 from qa.embed import Embedder, shared_embedder
 from qa.errors import QuestionError
-from qa.figures import FUNCTION_WORDS, question_kinds, warm_up
+from qa.answer.figures import FUNCTION_WORDS, question_kinds, warm_up
 from qa.retrieve import Retriever
 from qa.store import Index, load_index
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from qa import figures as fig
+from qa.answer import figures as fig
 from qa.config import Settings
 from qa.corpus import Chunk
 from qa.retrieve import Hit
