@@ -31,6 +31,11 @@ class Settings:
     embed_backend: str = "auto"
     # Derived files that can be remade at any time (the model's ONNX export, BEIR embeddings)
     cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "qa")
+    embed_threads: int = 0  # ONNX Runtime intra-op threads; 0: one per core (Ray workers use 1)
+    # Build on Ray (qa/embed_ray.py): None: no Ray; "local": start a local cluster; "auto": join the
+    # running one; else its address. ray_workers: embedding actors (0: one per CPU of the cluster).
+    ray_address: str | None = None
+    ray_workers: int = 0
     # Chunking (characters). MiniLM reads 256 word pieces, about 1,000 characters of news English.
     chunk_size: int = 600
     chunk_overlap: int = 100
@@ -69,6 +74,8 @@ class Settings:
             raise ConfigError(f"k must be at least 1, got {self.k}")
         if not 0 <= self.chunk_overlap < self.chunk_size:
             raise ConfigError("chunk overlap must be >= 0 and smaller than the chunk size")
+        if self.embed_threads < 0 or self.ray_workers < 0:
+            raise ConfigError("QA_EMBED_THREADS and QA_RAY_WORKERS must be >= 0 (0: one per core)")
         if not self.max_file_mb > 0:
             raise ConfigError(f"QA_MAX_FILE_MB must be positive, got {self.max_file_mb}")
 
@@ -121,6 +128,8 @@ class Settings:
                     "fetch_factor",
                     "ann_threshold",
                     "port",
+                    "embed_threads",
+                    "ray_workers",
                 ):
                     values[name] = int(raw)
                 else:

@@ -99,7 +99,8 @@ class Embedder:
         if wanted == "torch":
             return "torch"
         try:
-            self._onnx = OnnxEncoder.open(self.path, self.settings.cache_dir, self._load_model_unlocked)
+            self._onnx = OnnxEncoder.open(self.path, self.settings.cache_dir, self._load_model_unlocked,
+                                          self.settings.embed_threads)
             return "onnx"
         except ModelError as exc:
             if wanted == "onnx":
@@ -276,7 +277,7 @@ def _fingerprint(path: Path) -> str:
 class OnnxEncoder:
     """Tokenizer (the `tokenizers` library) + ONNX Runtime session giving pooled, normalized vectors."""
 
-    def __init__(self, onnx_path: Path, model_path: Path, max_seq_length: int, lower: bool) -> None:
+    def __init__(self, onnx_path: Path, model_path: Path, max_seq_length: int, lower: bool, threads: int = 0) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -290,7 +291,7 @@ class OnnxEncoder:
         self.pad_id = self.tokenizer.token_to_id(pad) if pad else 0
         self.pad_id = self.pad_id or 0
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = os.cpu_count() or 1
+        opts.intra_op_num_threads = threads or os.cpu_count() or 1
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = 3
@@ -301,7 +302,7 @@ class OnnxEncoder:
         self.inputs = [i.name for i in self.session.get_inputs()]
 
     @classmethod
-    def open(cls, model_path: Path, cache_dir: Path, load_model) -> OnnxEncoder:
+    def open(cls, model_path: Path, cache_dir: Path, load_model, threads: int = 0) -> OnnxEncoder:
         """The cached export for this model, made (and checked against PyTorch) on first use."""
         try:
             import onnxruntime  # noqa: F401
@@ -312,12 +313,12 @@ class OnnxEncoder:
         target = cache_dir / "onnx" / f"{_fingerprint(model_path)}.onnx"
         if target.is_file():
             try:
-                return cls(target, model_path, info["max_seq_length"], info["lower"])
+                return cls(target, model_path, info["max_seq_length"], info["lower"], threads)
             except ModelError:  # a damaged cache file (it is only derived data): make it again
                 with contextlib.suppress(OSError):
                     target.unlink()
         _export(model_path, target, info, load_model)
-        return cls(target, model_path, info["max_seq_length"], info["lower"])
+        return cls(target, model_path, info["max_seq_length"], info["lower"], threads)
 
     def encode(self, texts: Sequence[str], batch_size: int = ONNX_BATCH) -> np.ndarray:
         return self._run(texts, None, batch_size)[0]
