@@ -51,6 +51,25 @@ def _separator_splits(text: str, a: int, b: int, sep: str) -> list[Span]:
     return [(x, y) for x, y in out if y > x]
 
 
+def _char_windows(text: str, a: int, b: int, size: int, overlap: int) -> list[Span]:
+    """What `_merge` makes of text[a:b] cut into single characters, computed without the cut.
+
+    Windows of `size` characters, each starting max(size - overlap, 1) after the previous, the last
+    one ending at `b`. A 5 MB line with no separator (base64) would otherwise become 5 million
+    one-character spans: ~1 GB and 6 s (README "Reliability"); this is ~10k spans.
+    """
+    step = max(size - overlap, 1)
+    out: list[Span] = []
+    s = a
+    while True:
+        end = s + size
+        out.append(_strip_span(text, s, min(end, b)))
+        if end >= b:
+            break
+        s += step
+    return [(x, y) for x, y in out if y > x]
+
+
 def _merge(text: str, splits: list[Span], size: int, overlap: int) -> list[Span]:
     """Greedy merge of adjacent splits into chunks of at most `size`, carrying up to `overlap` back."""
     out: list[Span] = []
@@ -79,6 +98,8 @@ def _split(text: str, a: int, b: int, separators: list[str], size: int, overlap:
         if text.find(s, a, b) != -1:
             sep, rest = s, separators[i + 1 :]
             break
+    if not sep:
+        return _char_windows(text, a, b, size, overlap)
     chunks: list[Span] = []
     good: list[Span] = []
     for x, y in _separator_splits(text, a, b, sep):

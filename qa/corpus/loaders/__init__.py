@@ -24,17 +24,17 @@ def register_loader(*suffixes: str) -> Callable[[Loader], Loader]:
     return deco
 
 
-def fragment_text(html: str) -> str:
+def fragment_text(markup: str) -> str:
     """Plain text of an HTML fragment (a feed entry's or an export's content): blocks become lines."""
     import lxml.html
     from lxml.etree import ParserError
 
-    if "<" not in html:
-        return html
+    if "<" not in markup:
+        return markup
     try:
-        root = lxml.html.fragment_fromstring(html, create_parent="div")
+        root = lxml.html.fragment_fromstring(markup, create_parent="div")
     except (ParserError, ValueError):
-        return html
+        return markup
     for bad in root.xpath("//script|//style|//noscript"):
         bad.drop_tree()
     for el in root.iter(
