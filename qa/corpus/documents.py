@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -95,3 +96,40 @@ def clean_meta(meta: dict) -> dict:
         if value not in (None, "", []):
             out[key] = value
     return out
+
+
+def published_between(
+    meta_by_id: dict[str, dict],
+    since: str | None,
+    until: str | None,
+    among: Sequence[str] | None = None,
+) -> list[str]:
+    """Ids of the documents published in [since, until] (inclusive ISO dates), within `among` if given.
+
+    Undated documents are left out of any range. No document in range is an error naming the fix.
+    """
+    from qa.errors import QuestionError
+
+    bounds = []
+    for label, value in (("--since", since), ("--until", until)):
+        day = iso_date(value) if value else None
+        if value and day is None:
+            raise QuestionError(f"{label} {value!r} is not a date", "give a date as YYYY-MM-DD")
+        bounds.append(day)
+    low, high = bounds
+    allowed = set(among) if among else None
+    keep = sorted(
+        doc_id
+        for doc_id, meta in meta_by_id.items()
+        if (allowed is None or doc_id in allowed)
+        and (day := (meta or {}).get("published"))
+        and (low is None or day >= low)
+        and (high is None or day <= high)
+    )
+    if not keep:
+        span = f"between {low or 'the first'} and {high or 'the latest'}"
+        raise QuestionError(
+            f"no document published {span}",
+            "widen the date range; `qa index status` lists each document's date",
+        )
+    return keep
