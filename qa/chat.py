@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from qa.answer import Answer, compose, question_names
 from qa.config import Settings
+from qa.corpus import published_between
 from qa.embed import Embedder, shared_embedder
 from qa.errors import QuestionError
 from qa.answer.figures import FUNCTION_WORDS, question_kinds, warm_up
@@ -60,6 +61,8 @@ class Engine:
         sources: Sequence[str] | None = None,
         mode: str | None = None,
         resolved: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
     ) -> Answer:
         q = clean_question(question)
         query = resolved or q
@@ -68,6 +71,10 @@ class Engine:
             warm_up()  # the number parser loads while the question is embedded and searched
             k *= FIGURE_K_FACTOR  # every source's figure, not only the best few passages
         index = self.index
+        if since or until:  # a date range is a source filter: the documents published in it
+            sources = published_between(
+                {d: e.get("meta") or e for d, e in index.documents.items()}, since, until, sources
+            )
         qvec = self.embedder.encode([query])[0]
         hits = Retriever(index, self.embedder, self.settings).search(
             query, k, mode=mode, sources=sources, qvec=qvec

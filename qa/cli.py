@@ -164,9 +164,14 @@ def index_status(ctx: click.Context, as_json: bool) -> None:
         click.echo("the index is stale: run `qa index build`")
 
 
+def _json_line_safe(text: str) -> str:
+    """U+2028/U+2029 are line breaks to some readers: escaped, so one JSON object stays one line."""
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
 def _print_answer(answer, as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
+        click.echo(_json_line_safe(json.dumps(answer.to_dict(), ensure_ascii=False)))
         return
     click.echo(answer.answer)
     cites = answer.citations or answer.closest
@@ -182,6 +187,8 @@ def _retrieval_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     fn = click.option("--mode", type=click.Choice(MODES), help="Retrieval mode (default hybrid).")(fn)
     fn = click.option("--source", "sources", multiple=True, help="Only search this document (repeatable).")(fn)
     fn = click.option("--json", "as_json", is_flag=True, help="Print JSON.")(fn)
+    fn = click.option("--since", help="Only sources published on or after this date (YYYY-MM-DD).")(fn)
+    fn = click.option("--until", help="Only sources published on or before this date (YYYY-MM-DD).")(fn)
     return fn
 
 
@@ -190,19 +197,22 @@ def _retrieval_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 @_retrieval_options
 @click.pass_context
 @handle_errors
-def ask(ctx: click.Context, question: str, k: int | None, mode: str | None, sources: tuple[str, ...], as_json: bool) -> None:
+def ask(ctx: click.Context, question: str, k: int | None, mode: str | None, sources: tuple[str, ...], as_json: bool,
+        since: str | None, until: str | None) -> None:
     """Answer QUESTION from the corpus, with numbered citations."""
     from qa.chat import Engine
 
     engine = Engine(_settings(ctx))
-    _print_answer(engine.ask(question, k=k, mode=mode, sources=list(sources) or None), as_json)
+    answer = engine.ask(question, k=k, mode=mode, sources=list(sources) or None, since=since, until=until)
+    _print_answer(answer, as_json)
 
 
 @cli.command("chat")
 @_retrieval_options
 @click.pass_context
 @handle_errors
-def chat(ctx: click.Context, k: int | None, mode: str | None, sources: tuple[str, ...], as_json: bool) -> None:
+def chat(ctx: click.Context, k: int | None, mode: str | None, sources: tuple[str, ...], as_json: bool,
+         since: str | None, until: str | None) -> None:
     """One conversation: one question per line on stdin; follow-ups refer to earlier turns."""
     from qa.chat import Conversation, Engine
     from qa.errors import QuestionError
@@ -221,10 +231,10 @@ def chat(ctx: click.Context, k: int | None, mode: str | None, sources: tuple[str
         if not line.strip():
             continue
         try:
-            answer = conv.ask(line, k=k, mode=mode, sources=list(sources) or None)
+            answer = conv.ask(line, k=k, mode=mode, sources=list(sources) or None, since=since, until=until)
         except QuestionError as exc:
             if as_json:
-                click.echo(json.dumps({"question": line.rstrip("\n"), "error": str(exc)}, ensure_ascii=False))
+                click.echo(_json_line_safe(json.dumps({"question": line.rstrip("\n"), "error": str(exc)}, ensure_ascii=False)))
             else:
                 click.echo(f"error: {exc}", err=True)
             continue
@@ -232,6 +242,31 @@ def chat(ctx: click.Context, k: int | None, mode: str | None, sources: tuple[str
         if not as_json:
             click.echo("")
         sys.stdout.flush()
+
+
+@cli.command("add")
+@click.argument("urls", nargs=-1, required=True)
+@click.option("--timeout", type=click.FloatRange(1, 300), default=20, show_default=True, help="Seconds to wait for each page.")
+@click.option("--allow-private", is_flag=True, help="Also fetch from private addresses (intranet, 127.0.0.1).")
+@click.pass_context
+@handle_errors
+def add(ctx: click.Context, urls: tuple[str, ...], timeout: float, allow_private: bool) -> None:
+    """Download article pages (URLS) into the corpus folder, each saved as .html with its URL."""
+    from qa.fetch import add_urls
+
+    settings = _settings(ctx)
+
+    def show(r) -> None:
+        if r.error:
+            click.echo(f"failed {r.error}", err=True)
+        else:
+            click.echo(f"{'already saved' if r.existed else 'saved'} {r.name}: {r.title}")
+
+    results = add_urls(urls, settings.corpus_dir, timeout=timeout, allow_private=allow_private, progress=show)
+    saved = sum(1 for r in results if not r.error)
+    click.echo(f"{saved} of {len(results)} pages in {settings.corpus_dir}; run `qa index build` to index them")
+    if saved < len(results):
+        sys.exit(1)
 
 
 @cli.command("serve")
