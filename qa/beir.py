@@ -3,7 +3,7 @@
 Why: a number only means something about the app if it is measured through the app's code. Each BEIR
 document becomes one `Chunk` ("title text", no chunking: MiniLM reads the first 256 word pieces, as in
 the published MTEB runs), its embedding comes from the app's `Embedder`, the FAISS and BM25 indexes
-come from `qa.store` (`make_faiss_index`, the index tokenizer, bm25s), and every query goes through
+come from `qa.index` (`Index.in_memory`: the build's FAISS factory, tokenizer and bm25s settings), and every query goes through
 `qa.retrieve.Retriever.search` exactly as `qa ask` does. Metrics come from ranx.
 
 Document embeddings are cached in `~/.cache/qa/beir/` (or `QA_CACHE_DIR/beir`), keyed by the model and
@@ -218,38 +218,15 @@ def encode_documents(
 
 
 def build_memory_index(data: BeirData, vectors: np.ndarray, settings: Settings):
-    """An in-memory `qa.store.Index` over BEIR documents, one chunk per document, built with the
-    store's own FAISS factory, BM25 tokenizer and bm25s settings (the same calls as an index build)."""
-    import bm25s
-
-    from qa.store import FORMAT_VERSION, Index, Manifest, make_faiss_index, make_tokenizer
+    """An in-memory `qa.index.Index` over BEIR documents, one chunk per document, built with the
+    index build's own FAISS factory, BM25 tokenizer and bm25s settings."""
+    from qa.index import Index
 
     chunks = [
         Chunk(i, d, t, 0, len(x), x)
         for i, (d, t, x) in enumerate(zip(data.doc_ids, data.titles, data.texts, strict=True))
     ]
-    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    fidx, kind = make_faiss_index(vectors, settings)
-    tokenizer = make_tokenizer()
-    tokens = tokenizer.tokenize(
-        [c.text for c in chunks], update_vocab=True, return_as="tuple", show_progress=False
-    )
-    bm25 = bm25s.BM25()
-    bm25.index(tokens, show_progress=False)
-    manifest = Manifest(
-        format_version=FORMAT_VERSION,
-        generation="memory",
-        model={"name": settings.resolved_model_name, "dim": vectors.shape[1]},
-        chunking={"beir": "one chunk per document"},
-        documents={},
-        skipped=[],
-        n_chunks=len(chunks),
-        index_type=kind,
-        files={},
-        built_at="",
-        build_seconds=0.0,
-    )
-    return Index(Path("."), manifest, chunks, fidx, bm25, tokenizer, vectors)
+    return Index.in_memory(chunks, vectors, settings)
 
 
 def retrieve_runs(

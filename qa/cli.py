@@ -88,7 +88,7 @@ class _Bar:
 def index_build(ctx: click.Context, force: bool) -> None:
     """Build or update the index (only new or changed documents are embedded)."""
     from qa.embed import shared_embedder
-    from qa.store import build_index
+    from qa.index import build_index
 
     settings = _settings(ctx)
     bar = _Bar()
@@ -114,53 +114,26 @@ def index_build(ctx: click.Context, force: bool) -> None:
 @handle_errors
 def index_status(ctx: click.Context, as_json: bool) -> None:
     """Per document: indexed, stale, new, removed or skipped (with the reason)."""
-    from dataclasses import asdict
+    from qa.index.status import index_status as check
 
-    from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
-    from qa.store import check_compatible, corpus_status, is_fresh, read_manifest, verify_files
-
-    settings = _settings(ctx)
-    try:
-        manifest = read_manifest(settings.index_dir)
-    except IndexMissingError:
-        manifest = None
-    problem = None  # a listed index that cannot be used: say so here, not only at the first question
-    if manifest is not None:
-        try:
-            check_compatible(manifest, settings)
-            verify_files(manifest, settings.index_dir / manifest.generation)
-        except (IndexCorruptError, IndexMismatchError) as exc:
-            problem = str(exc)
-    statuses = corpus_status(settings, manifest)
-    fresh = manifest is not None and problem is None and is_fresh(statuses)
+    status = check(_settings(ctx))
     if as_json:
-        out = {
-            "index": str(settings.index_dir),
-            "built": manifest is not None,
-            "fresh": fresh,
-            "problem": problem,
-            "documents": [asdict(s) for s in statuses],
-        }
-        if manifest:
-            out.update(model=manifest.model, chunks=manifest.n_chunks, index_type=manifest.index_type,
-                       built_at=manifest.built_at, format_version=manifest.format_version)
-        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        out = {**status.to_dict(), "fresh": status.fresh}
+        click.echo(_json_line_safe(json.dumps(out, ensure_ascii=False, indent=2)))
         return
-    if manifest is None:
-        click.echo(f"no index in {settings.index_dir}: run `qa index build`")
-    else:
+    if status.model:
         click.echo(
-            f"index {settings.index_dir}: {manifest.n_chunks} chunks, model {manifest.model['name']} "
-            f"({manifest.model['dim']} dims), {manifest.index_type}, built {manifest.built_at}"
+            f"index {status.index_dir}: {status.n_chunks} chunks, model {status.model.get('name')} "
+            f"({status.model.get('dim')} dims), {status.index_type}, built {status.built_at}"
         )
-    for s in statuses:
-        detail = f"{s.chunks} chunks" if s.chunks else ""
-        if s.reason:
-            detail = s.reason
+    for s in status.documents:
+        detail = s.reason or (f"{s.chunks} chunks" if s.chunks else "")
         click.echo(f"  {s.status:8} {s.doc_id}" + (f"  ({detail})" if detail else ""))
-    if problem:
-        click.echo(f"the index cannot be used: {problem}")
-    elif manifest is not None and not fresh:
+    if status.state == "missing":
+        click.echo(f"{status.message}: {status.hint}")
+    elif status.state in ("damaged", "mismatch"):
+        click.echo(f"the index cannot be used: {status.message}: {status.hint}")
+    elif status.state == "stale":
         click.echo("the index is stale: run `qa index build`")
 
 

@@ -444,3 +444,22 @@ def shared_embedder(settings: Settings) -> Embedder:
         if key not in _SHARED:
             _SHARED[key] = Embedder(settings)
         return _SHARED[key]
+
+
+def embed_text(chunk) -> str:
+    """What the model reads for a chunk (a `qa.corpus.Chunk`): the article title gives mid-article
+    chunks their context."""
+    if chunk.start == 0 or not chunk.title:
+        return chunk.text
+    return f"{chunk.title}\n{chunk.text}"
+
+
+def embed_chunks(embedder, chunks, spans) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Chunk vectors (of `embed_text`) and, from the same forward pass, vectors of spans given as
+    offsets in each chunk's own text (shifted past the title line the model reads before it)."""
+    texts = [embed_text(c) for c in chunks]
+    shifted = [
+        [(a + len(t) - len(c.text), b + len(t) - len(c.text)) for a, b in sp]
+        for t, c, sp in zip(texts, chunks, spans, strict=True)
+    ]
+    return embedder.encode_with_spans(texts, shifted)

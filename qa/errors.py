@@ -59,3 +59,7 @@ class QuestionError(QAError):
 
 class EvalError(QAError):
     hint = "check the questions file (JSONL or YAML with `question` and `sources`)"
+
+
+class IndexWriteError(QAError):
+    hint = "make the index folder writable, or set QA_INDEX_DIR (or --index) to a writable folder"

@@ -12,7 +12,7 @@ import numpy as np
 
 from qa.config import Settings
 from qa.corpus import Chunk
-from qa.store import Index
+from qa.index import Index
 
 
 @dataclass(frozen=True)

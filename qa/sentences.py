@@ -13,6 +13,7 @@ import threading
 from qa.corpus import Chunk
 
 MIN_WORDS = 4  # shorter lines ("- News", "article picture") are never quoted
+SENTENCE_RULES = 1  # bump when this module changes which spans are quotable: the index redoes cached spans
 _TERMINATORS = frozenset(".!?…。！？;:")
 _LINE_END = re.compile(r"[.!?]?\s*$")
 _WORD_APOSTROPHE = re.compile(r"(?<=\w)['’](?=\w)")  # "Korea's", "don't": never a boundary

@@ -332,7 +332,8 @@ class IndexInfo:
 def index_info(settings: Settings) -> IndexInfo:
     """What the status line shows: the manifest compared with the corpus on disk."""
     from qa.errors import IndexMissingError
-    from qa.store import check_compatible, corpus_status, is_fresh, read_manifest
+    from qa.index import check_compatible, read_manifest
+    from qa.index.status import corpus_status, is_fresh
 
     try:
         manifest = read_manifest(settings.index_dir)
@@ -501,7 +502,7 @@ def progress_printer(stream: Any = None) -> Callable[[str, int, int], None]:
 
 def ensure_index(settings: Settings, embedder: Any, stream: Any = None) -> str:
     """Build the index when it is missing, stale or incompatible (unchanged indexes return at once)."""
-    from qa.store import build_index
+    from qa.index import build_index
 
     stream = stream or sys.stderr
     print(
@@ -685,7 +686,7 @@ def build_app(settings: Settings, engine: Any = None):
         return status_html(info), gr.Dropdown(choices=source_choices(info))
 
     def rebuild(progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008 (Gradio's idiom)
-        from qa.store import build_index
+        from qa.index import build_index
 
         def cb(stage: str, done: int, total: int) -> None:
             if stage == "embedding" and total:

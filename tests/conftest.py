@@ -72,7 +72,7 @@ def settings_for(home: Path, **kw):
 @pytest.fixture(scope="session")
 def real_settings(tmp_path_factory, embedder):
     """Settings of a private copy of the real corpus with its index built (shared, read-only)."""
-    from qa.store import build_index
+    from qa.index import build_index
 
     home = make_home(tmp_path_factory.mktemp("real"), copy_corpus=True)
     settings = settings_for(home)

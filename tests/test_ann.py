@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from qa import store
+from qa.index import dense
 from qa.bench import (
     PIECES_PER_DOC,
     SyntheticEmbedder,
@@ -21,7 +21,7 @@ from qa.bench import (
     scale_settings,
     write_synthetic_corpus,
 )
-from qa.store import build_index, load_index, make_faiss_index
+from qa.index import build_index, load_index, make_faiss_index
 from tests.conftest import CORPUS
 
 N = 20_000
@@ -92,7 +92,7 @@ def test_source_filter_on_the_approximate_index(ann, monkeypatch):
     got = [cid for cid, _ in idx.dense_search(q, 10, mask)]
     assert got == exact.tolist()
     # a wide filter goes through the IVF index with a selector: only allowed chunks come back
-    monkeypatch.setattr(store, "EXACT_FILTER_MAX", 10)
+    monkeypatch.setattr(dense, "EXACT_FILTER_MAX", 10)
     got = idx.dense_search(q, 10, mask)
     assert got and all(idx.chunks[cid].doc_id in wanted for cid, _ in got)
     assert len(set(c for c, _ in got) & set(exact.tolist())) >= 8

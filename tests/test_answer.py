@@ -118,7 +118,7 @@ def test_answers_quote_the_fact(engine, real_settings, question, expected_source
 @pytest.mark.slow
 def test_near_identical_sentences_are_quoted_once(tmp_path, embedder):
     from qa.chat import Engine
-    from qa.store import build_index
+    from qa.index import build_index
 
     body = "The bridge over the Selva river reopened on Monday after four months of repairs. "
     home = make_home(

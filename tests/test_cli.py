@@ -75,7 +75,7 @@ def test_index_status_reports_each_document(real_settings):
     res = run(real_settings, "index", "status", "--json")
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
-    assert out["fresh"] is True and out["chunks"] > 0
+    assert out["state"] == "fresh" and out["fresh"] is True and out["n_chunks"] > 0
     assert {d["status"] for d in out["documents"]} == {"indexed"}
     assert len(out["documents"]) == 4
 

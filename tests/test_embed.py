@@ -15,7 +15,7 @@ from qa.config import Settings
 from qa.corpus import chunk_documents, load_corpus
 from qa.embed import Embedder, default_model_path
 from qa.errors import ModelError
-from qa.store import embed_text
+from qa.embed import embed_text
 from tests.conftest import CORPUS, ROOT
 
 QUESTIONS = ["How many North Korean troops were deployed to Russia?", "Who is Ryu Seong-hyeon?", "", "x"]

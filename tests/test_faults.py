@@ -24,7 +24,7 @@ from click.testing import CliRunner
 from qa.chat import Engine
 from qa.cli import cli
 from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, IndexStaleError
-from qa.store import build_index, load_index, read_manifest
+from qa.index import build_index, load_index, read_manifest
 from tests.conftest import CORPUS, ROOT, make_home, settings_for
 
 QUESTION = "How many North Korean troops were deployed?"

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from qa.corpus import chunk_documents, load_corpus
-from qa.store import build_index, embed_text, load_index, read_manifest
+from qa.embed import embed_text
+from qa.index import build_index, load_index, read_manifest
 from tests.conftest import make_home, settings_for
 
 EXTRA = {

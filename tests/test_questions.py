@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from qa.retrieve import Retriever
-from qa.store import load_index
+from qa.index import load_index
 
 A0, A1, A2, A3 = (
     "000_1b968beef730d8b4.txt",

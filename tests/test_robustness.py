@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from qa.cli import cli
 from qa.corpus import read_document
-from qa.store import load_index
+from qa.index import load_index
 from tests.conftest import make_home, settings_for
 
 BODY = "The bridge over the Selva river reopened on Monday after four months of repairs. "

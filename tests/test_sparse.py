@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa import sparse
+from qa.index import sparse
 
 MODES = ["auto", "threshold", "full", "narrow"]
 
@@ -266,7 +266,7 @@ def real_bm25():
     """A real bm25s index over 400 short texts, tokenized like the app does."""
     import bm25s
 
-    from qa.store import make_tokenizer
+    from qa.index import make_tokenizer
 
     rng = np.random.default_rng(1)
     p = 1.0 / np.arange(1, len(WORDS) + 1)

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, IndexStaleError
-from qa.store import FORMAT_VERSION, build_index, corpus_status, load_index, read_manifest
+from qa.index import FORMAT_VERSION, build_index, load_index, read_manifest
+from qa.index.status import corpus_status
 from tests.conftest import ROOT, make_home, settings_for
 
 
@@ -185,7 +186,7 @@ def test_sentences_are_stored_with_exact_spans_and_their_pooled_vectors(real_set
     """Every quotable sentence of every chunk is in the index, with the vector an answer scores it by:
     the chunk's own forward pass pooled over the sentence (what `encode_with_spans` gives)."""
     from qa.sentences import quotable_spans
-    from qa.store import embed_text
+    from qa.embed import embed_text
 
     idx = load_index(real_settings)
     chunks = list(idx.chunks)
