@@ -12,8 +12,7 @@ from qa.config import Settings
 from qa.corpus import published_between
 from qa.embed import Embedder, shared_embedder
 from qa.errors import QuestionError
-from qa.answer.figures import is_quantity_question
-from qa.answer.words import word_set
+from qa.answer.figures import FUNCTION_WORDS, question_kinds, warm_up
 from qa.retrieve import Retriever
 from qa.index import Index, load_index
 
@@ -68,7 +67,8 @@ class Engine:
         q = clean_question(question)
         query = resolved or q
         k = k or self.settings.k
-        if is_quantity_question(q) or is_quantity_question(query):
+        if question_kinds(q) or question_kinds(query):
+            warm_up()  # the number parser loads while the question is embedded and searched
             k *= FIGURE_K_FACTOR  # every source's figure, not only the best few passages
         index = self.index
         if since or until:  # a date range is a source filter: the documents published in it
@@ -128,7 +128,7 @@ def is_follow_up(question: str) -> bool:
         return True
     if question_names(question) and not personal:
         return False  # names its own subject: self-contained
-    content = [w for w in words if w not in word_set("function_words") and w not in PERSONAL + DEMONSTRATIVE]
+    content = [w for w in words if w not in FUNCTION_WORDS and w not in PERSONAL + DEMONSTRATIVE]
     return personal or bool(set(words) & set(DEMONSTRATIVE)) or len(content) <= 1
 
 
@@ -141,7 +141,7 @@ def _carried(turn: Answer) -> tuple[str, bool]:
     words = [
         w
         for w in re.findall(r"[\w'’-]+", searched)
-        if w.lower() not in word_set("function_words") and w.lower() not in PERSONAL + DEMONSTRATIVE
+        if w.lower() not in FUNCTION_WORDS and w.lower() not in PERSONAL + DEMONSTRATIVE
     ]
     return " ".join(dict.fromkeys(words)), False
 
