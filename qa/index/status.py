@@ -8,7 +8,6 @@ file appeared or disappeared) is the corpus read and hashed to tell what changed
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from qa.index.manifest import Manifest, check_compatible, read_manifest, verify_
 
 STATES = ("missing", "fresh", "stale", "mismatch", "damaged")
 CHANGED = ("stale", "new", "removed")
+RETRIES = 8  # manifests swapped under one check before giving up (each swap is a finished build)
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,9 @@ def corpus_snapshot(corpus_dir: Path) -> dict[str, list[int] | None]:
     files, unread = scan(corpus_dir) if scan else (corpus.corpus_files(corpus_dir), [])
     out: dict[str, list[int] | None] = {s.name: None for s in unread}
     for p in files:
-        rel = unicodedata.normalize("NFC", p.relative_to(corpus_dir).as_posix())
+        rel = corpus.name_problem(p.relative_to(corpus_dir).as_posix())[
+            0
+        ]  # as load_corpus names it
         try:
             st = p.lstat()
         except OSError:
@@ -160,7 +162,32 @@ def is_fresh(statuses: list[DocStatus]) -> bool:
 def check(
     settings: Settings, verify: bool = True, fresh: bool = True
 ) -> tuple[IndexStatus, Manifest | None]:
-    """The status and the manifest it was computed from (what `load_index` then opens)."""
+    """The status and the manifest it was computed from (what `load_index` then opens).
+
+    A build may swap the manifest and delete the old generation while this runs: files missing
+    then are not damage, so the check starts over on the new manifest (bounded)."""
+    for _ in range(RETRIES):
+        status, manifest = _check_once(settings, verify, fresh)
+        if status.state != "damaged" or generation_now(settings) == _generation(manifest):
+            break
+    return status, manifest
+
+
+def _generation(manifest: Manifest | None) -> str | None:
+    return manifest.generation if manifest is not None else None
+
+
+def generation_now(settings: Settings) -> str | None:
+    """The generation the manifest names right now (None: no readable manifest)."""
+    try:
+        return read_manifest(settings.index_dir).generation
+    except QAError:
+        return None
+
+
+def _check_once(
+    settings: Settings, verify: bool, fresh: bool
+) -> tuple[IndexStatus, Manifest | None]:
     where = str(settings.index_dir)
     try:
         manifest = read_manifest(settings.index_dir)

@@ -73,6 +73,16 @@ def bad_home(tmp_path_factory, embedder):
     with open(os.fsencode(c) + b"/bad\xffname.txt", "wb") as f:
         f.write(b"Bad name\nText whose file name is not UTF-8.")
     (c / "line\nbreak.txt").write_text("Control name\nText in a file whose name has a newline.")
+    (c / "invoice\u202etxt.exe.txt").write_text(
+        "Spoofed name\nA right-to-left override in the name."
+    )
+    (c / ".hidden draft.txt").write_text("Hidden\nA draft the user hid.")
+    (c / ".cache").mkdir()
+    (c / ".cache" / "old.txt").write_text("Cached\nA file in a hidden folder.")
+    (c / "invisible.txt").write_text("\u200b\ufeff\u200d \n\u2060")
+    (c / "separators.txt").write_text(
+        "Tram news\nThe tram line\u2028reopened on Friday after the\u2029track was renewed.\n"
+    )
     outside = home / "outside.txt"
     outside.write_text("Secret\nThis file lives outside the corpus.")
     (c / "link.txt").symlink_to(outside)
@@ -95,18 +105,23 @@ def test_bad_corpus_files_are_indexed_or_skipped_with_a_reason(bad_home):
         "sub dir/nested.md",
         "Café über 報道.txt",
         "windows.txt",
+        "separators.txt",
     }
     reasons = {n: d["reason"] for n, d in docs.items() if d["status"] == "skipped"}
     expected = {
         "good article.txt": "duplicate of copy of good article.txt",
         "empty.txt": "empty file",
         "blank.md": "empty file",
-        "notes.pdf": "unsupported file type",
+        "notes.pdf": "not a PDF file",
         "binary.txt": "looks binary",
         "late nul.txt": "looks binary",
         "latin1.txt": "not valid UTF-8",
         "bad\ufffdname.txt": "file name is not valid UTF-8",
         "line?break.txt": "control characters",
+        "invoice?txt.exe.txt": "control or invisible format characters",
+        ".hidden draft.txt": "hidden file",
+        ".cache/": "hidden folder",
+        "invisible.txt": "empty file",
         "link.txt": "symbolic link",
         "huge.txt": "too large",
     }
@@ -146,6 +161,18 @@ def test_unicode_and_utf16_documents_answer_with_exact_citations(bad_home):
         assert out["citations"][0]["source"] == source
         c = out["citations"][0]
         assert read_document(home / "corpus", source).text[c["start"] : c["end"]] == c["text"]
+
+
+def test_json_output_escapes_line_and_paragraph_separators(bad_home):
+    """U+2028/U+2029 in a quoted sentence: one JSON object must stay one line for line-based readers."""
+    home, _ = bad_home
+    r = run(home, "ask", "--json", "--source", "separators.txt", "When did the tram line reopen?")
+    assert r.exit_code == 0, r.output
+    assert "\u2028" not in r.output and "\u2029" not in r.output
+    assert len(r.output.splitlines()) == 1  # str.splitlines breaks at U+2028 too
+    out = json.loads(r.output)
+    quoted = "".join(c["text"] for c in out["citations"])
+    assert "\u2028" in quoted or "\u2029" in quoted  # the characters themselves survive, escaped
 
 
 def test_size_limit_is_a_setting(bad_home):
