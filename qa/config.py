@@ -11,7 +11,7 @@ from qa.errors import ConfigError
 
 DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 MODES = ("hybrid", "dense", "bm25")
-BACKENDS = ("auto", "onnx", "torch")
+BACKENDS = ("auto", "onnx", "onnx-int8", "torch")
 
 
 def _project_root() -> Path:
@@ -85,11 +85,9 @@ class Settings:
 
     @property
     def resolved_model_name(self) -> str:
-        if self.model_name:
-            return self.model_name
-        if self.model_path:
-            return Path(self.model_path).name
-        return DEFAULT_MODEL_NAME
+        name = self.model_name or (Path(self.model_path).name if self.model_path else DEFAULT_MODEL_NAME)
+        # int8 vectors differ from fp32 ones: an index built with one is a mismatch for the other
+        return f"{name}+int8" if self.embed_backend == "onnx-int8" else name
 
     def with_(self, **changes: Any) -> Settings:
         """A copy with some fields changed (None values are ignored, so CLI options pass through)."""
