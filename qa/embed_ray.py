@@ -130,9 +130,9 @@ class ChunkEmbedder:
         self.embedder.encode(["warm up"])
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        from qa.embed import embed_chunks
         from qa.sentences import quotable_spans
 
-        embed_chunks = _embed_chunks()
         out: dict[str, list] = {"row": [], "vector": [], "spans": [], "pooled": []}
         for part in np.unique(batch["part"]):  # one local-build slice at a time: the same batches
             rows = np.flatnonzero(batch["part"] == part)
@@ -149,14 +149,6 @@ class ChunkEmbedder:
 
 def _py(value):
     return value.item() if isinstance(value, np.generic) else value
-
-
-def _embed_chunks():
-    try:
-        from qa.embed import embed_chunks
-    except ImportError:  # before the qa.index split: the function still lives in qa.store
-        from qa.store import embed_chunks
-    return embed_chunks
 
 
 def _dataset(chunks: Sequence[Chunk], slice_size: int):
@@ -216,6 +208,28 @@ def embed_on_ray(
     finally:
         if started:
             ray.shutdown()
+
+
+def embed_new_on_ray(
+    settings: Settings,
+    chunks: Sequence[Chunk],
+    todo: Sequence[int],
+    embedder,
+    report: Report | None = None,
+    slice_size: int = 128,
+) -> dict:
+    """`qa.index.embedding.embed_new` on the cluster: {chunk id: (spans, vector, float16 sentence
+    vectors)} for the chunks `todo`, embedded in the local build's order and slices (longest first)."""
+    from qa.embed import embed_text
+
+    order = sorted(todo, key=lambda i: -len(embed_text(chunks[i])))
+    got = embed_on_ray(
+        settings, [chunks[i] for i in order], embedder.backend, embedder.dim, report, slice_size
+    )
+    return {
+        i: (sp, v, p.astype(np.float16))
+        for i, sp, v, p in zip(order, got.spans, got.vectors, got.pooled, strict=True)
+    }
 
 
 def _collect(ds, n: int, dim: int, workers: int, report: Report) -> RayEmbedded:

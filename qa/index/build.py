@@ -108,7 +108,8 @@ def build_index(
         model_name = settings.resolved_model_name
         keys = [chunk_key(model_name, c) for c in chunks]
         cache = None if force else _load_cache(settings, model_name)
-        vectors, sentences, todo = _embed(chunks, keys, cache, embedder, report)
+        ray = settings if settings.ray_address else None  # `--ray`: embed on a Ray cluster
+        vectors, sentences, todo = _embed(chunks, keys, cache, embedder, report, ray)
         report("indexing", 0, 1)
         gen, index_type, files = _write_generation(
             index_dir, chunks, keys, vectors, sentences, docs, settings
@@ -135,13 +136,19 @@ def build_index(
 
 
 def _embed(
-    chunks: list[Chunk], keys: list[str], cache: Cache | None, embedder, report
+    chunks: list[Chunk], keys: list[str], cache: Cache | None, embedder, report, ray: Settings | None = None
 ) -> tuple[np.ndarray, SentenceTable, list[int]]:
     """Chunk vectors and sentence table: unchanged chunks (by key) from the cache, the rest from
     the model (`embed_new`). Returns the ids embedded too. The one place a build runs the model."""
     old = cached_rows(keys, cache)
     todo = [int(i) for i in np.flatnonzero(old < 0)]
-    new = embed_new(chunks, todo, embedder, report)
+    if ray is not None:  # the same rows, from actors on a cluster (qa/embed_ray.py, docs/scale.md)
+        from qa.embed_ray import embed_new_on_ray
+        from qa.index.embedding import EMBED_SLICE
+
+        new = embed_new_on_ray(ray, chunks, todo, embedder, report, EMBED_SLICE)
+    else:
+        new = embed_new(chunks, todo, embedder, report)
     vectors, sentences = assemble(len(chunks), embedder.dim, old, cache, new)
     return vectors, sentences, todo
 
