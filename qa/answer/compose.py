@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from qa.answer import figures as fig
+from qa.answer.figure_block import figure_block
+from qa.answer.names import missing_names as whole_corpus_missing
 from qa.config import Settings
 from qa.corpus import Chunk
 from qa.retrieve import Hit
@@ -259,7 +261,7 @@ def compose(
     """
     query = resolved or question
     sentences = passage_sentences(hits, index, embedder)
-    missing = missing_names(query, hits)
+    missing = whole_corpus_missing(query, index) if index is not None else missing_names(query, hits)
     if not sentences or missing:
         return _abstain(question, hits, resolved, missing)
     if embedder is not None:
@@ -277,39 +279,18 @@ def compose(
         return _abstain(question, hits, resolved)
     order = np.argsort(-scores, kind="stable")
 
-    # Figures: every sentence of the retrieved passages may give one; keep those of the asked kind.
-    kinds = fig.question_kinds(question) or (
-        fig.question_kinds(query) if query != question else None
+    # Figures: the asked quantity's figures with their scope (qa.answer.figure_block), cited first.
+    block = figure_block(
+        question, query, sentences, scores, index, embedder, min_score=settings.min_relevance
     )
-    figure_idx: list[int] = []
-    about: tuple[str, ...] = ()
-    found: list[tuple[fig.Mention, int]] = []
-    if kinds:
-        about = fig.asked_noun(question) or fig.asked_noun(query)
-        pool = (
-            order
-            if kinds != ("date",)
-            else _select(order, scores, svecs, sentences, [], MAX_SENTENCES)
-        )
-        for i in pool:
-            if kinds != ("date",) and scores[i] < settings.min_relevance:
-                continue
-            ms = [m for m in fig.mentions(sentences[i].text, about) if m.kind in kinds]
-            if ms:
-                figure_idx.append(int(i))
-                found.extend((m, int(i)) for m in ms)
-    chosen = list(dict.fromkeys(figure_idx))
+    chosen = list(block.sentences) if block else []
     chosen = _select(order, scores, svecs, sentences, chosen, max(MAX_SENTENCES, len(chosen)))
-
-    # Number citations in order of first appearance: the figures line first, then the quoted sentences.
-    figures = fig.group(found, kinds) if found else []
     cid: dict[int, int] = {}
-    for f_sent in _figure_order(figures, found):
+    for f_sent in block.sentences if block else []:
         cid.setdefault(f_sent, len(cid) + 1)
     body = _body_order(chosen, sentences, scores, cid)
     for i in body:
         cid.setdefault(i, len(cid) + 1)
-    figures = fig.group([(m, cid[i]) for m, i in found], kinds) if found else []
     citations = []
     for i, n in sorted(cid.items(), key=lambda kv: kv[1]):
         s = sentences[i]
@@ -327,15 +308,10 @@ def compose(
                 s.chunk.end,
             )
         )
-    if figures:
-        parts = [fig.summary(figures)]
-    elif kinds and kinds != ("date",):
-        what = "this" if kinds == ("count",) else fig.KIND_LABELS.get(kinds[0], kinds[0])
-        parts = [f"The sources give no figure for {what}; the closest sentences follow."]
-    else:
-        parts = []
+    parts = [block.render(cid)] if block else []
     parts.append(" ".join(f"{sentences[i].text} [{cid[i]}]" for i in body))
-    disagree = bool(fig.disagreeing_kinds(figures))
+    figures = block.figures(cid) if block else []
+    disagree = bool(block and block.disagree)
     return Answer(
         question,
         "\n\n".join(parts),
@@ -344,16 +320,6 @@ def compose(
         resolved_question=resolved,
         figures_disagree=disagree,
     )
-
-
-def _figure_order(
-    figures: Sequence[fig.Figure], found: Sequence[tuple[fig.Mention, int]]
-) -> list[int]:
-    """Sentence indexes in the order the figures line cites them (figures grouped by sentence index)."""
-    out: list[int] = []
-    for f in figures:  # f.citations hold sentence indexes here (first grouping pass)
-        out.extend(f.citations)
-    return list(dict.fromkeys(out))
 
 
 def _body_order(

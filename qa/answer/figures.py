@@ -1,525 +1,410 @@
-"""Figures the sources give for the quantity a question asks about, grouped by value.
+"""Figures in a sentence, each with what it counts, whose it is and over what period; and what a question asks.
 
-An analyst asking "how many troops were deployed?" needs every distinct figure the sources give
-(about 11,000; more than 12,000; 11,000-12,000 ...), each with its citations, and to be told when
-the sources disagree. Numbers are parsed by quantulum3 (offline, without its scikit-learn unit
-classifier, whose pickles do not load across scikit-learn versions); which quantity a number
-counts (troops deployed, killed, wounded, ...) comes from the words of its own clause, stemmed.
+Why scope: two figures can only disagree when they count the same thing for the same subject over
+the same period. "About 1,000 in one week" and "more than 3,000 since mid-November" are both true;
+"Samsung sold 60 million phones and sent 2,000 engineers" gives one figure for phones and one for
+engineers. So each `Figure` carries:
 
-The rule, testable on its own: a figure belongs to the question when its clause carries the
-same kind as the question (a deployment word for "deployed", a kill word for "killed", ...).
+- `counted`: the noun or unit it quantifies ("engineers", "killed or wounded"; for money and
+  percent the word the clause gives it, e.g. "revenue" in "revenue rose 12% to $2.5 billion");
+- `subject`: the nearest name before it in its clause ("Samsung"), else the sentence's first name;
+- `period`: the period phrase of its clause ("in one week", "since mid-November", "in 2023").
+
+Numbers come from `qa.answer.quantities` (a regex, no load time); every word list is in `words.json`.
 """
 
 from __future__ import annotations
 
-import calendar
+import functools
 import re
-import threading
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-# kind -> stems (PyStemmer, english) of the words that signal it, in the question or in a figure's clause
-KIND_STEMS: dict[str, frozenset[str]] = {
-    "killed": frozenset({"kill", "dead", "die", "death", "slain", "fatal", "toll"}),
-    "wounded": frozenset({"wound", "injur", "injuri", "hurt"}),
-    "casualties": frozenset({"casualti", "loss"}),
-    "captured": frozenset({"captur", "prison", "prisoner", "pow", "surrend"}),
-    "deployed": frozenset(
-        {"deploy", "sent", "send", "dispatch", "station", "mobil", "mobilis", "mobiliz"}
-    ),
-}
-TROOP_STEMS = frozenset(
-    {"troop", "soldier", "forc", "personnel", "fighter", "servicemen", "armi", "men"}
-)
-KIND_LABELS = {
-    "deployed": "troops deployed",
-    "killed": "killed",
-    "wounded": "wounded",
-    "casualties": "killed or wounded",
-    "captured": "captured",
-    "troops": "troops",
-    "date": "dates",
-    "count": "numbers",
-}
-# Canonical qualifiers, longest phrase first when matching the words just before a number.
-QUALIFIERS = {
-    "in excess of": "more than",
-    "more than": "more than",
-    "over": "more than",
-    "above": "more than",
-    "upwards of": "more than",
-    "at least": "at least",
-    "no fewer than": "at least",
-    "approximately": "about",
-    "about": "about",
-    "around": "about",
-    "roughly": "about",
-    "some": "about",
-    "an estimated": "about",
-    "estimated": "about",
-    "almost": "nearly",
-    "nearly": "nearly",
-    "close to": "nearly",
-    "fewer than": "fewer than",
-    "less than": "fewer than",
-    "under": "fewer than",
-    "up to": "up to",
-    "as many as": "up to",
-}
-QUANTITY_PHRASES = (
-    "how many",
-    "how much",
-    "what number",
-    "number of",
-    "how often",
-    "death toll",
-    "how large",
-    "how big",
-    "size of",
-    "what was the toll",
-)
-DATE_PHRASES = (
-    "what year",
-    "which year",
-    "what date",
-    "which date",
-    "what month",
-    "which month",
-    "what day",
-    "since when",
-    "how long ago",
-    "in what year",
-)
-FUNCTION_WORDS = frozenset(
-    {
-        "how",
-        "what",
-        "who",
-        "whom",
-        "whose",
-        "when",
-        "where",
-        "why",
-        "which",
-        "did",
-        "do",
-        "does",
-        "many",
-        "much",
-        "he",
-        "she",
-        "his",
-        "her",
-        "him",
-        "they",
-        "them",
-        "their",
-        "it",
-        "its",
-        "has",
-        "have",
-        "had",
-        "were",
-        "was",
-        "is",
-        "are",
-        "been",
-        "be",
-        "say",
-        "said",
-        "i",
-        "you",
-        "we",
-        "me",
-        "my",
-        "our",
-        "your",
-        "can",
-        "could",
-        "would",
-        "should",
-        "will",
-        "shall",
-        "may",
-        "might",
-        "must",
-        "a",
-        "an",
-        "the",
-        "of",
-        "in",
-        "on",
-        "to",
-        "for",
-        "and",
-        "or",
-        "about",
-        "there",
-        "that",
-        "this",
-        "those",
-        "these",
-        "tell",
-        "number",
-        "total",
-    }
-)
-MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
-RANGE_SEPARATORS = ("–", "—", "-", " to ", " and ")
-_WORD = re.compile(r"[\w'’]+(?:-[\w'’]+)*")
-_CLAUSE_BREAK = re.compile(r"[,;:!?]|\.(?:\s|$)|\s[-–—]\s")  # a number's words stop at these
+from qa.answer.quantities import Quantity, parse_quantities
+from qa.answer.words import phrases, word_set, words
 
-_lock = threading.Lock()
-_parser = None
-_stemmer = None
+WORD = re.compile(r"[\w'’]+(?:-[\w'’]+)*")
+CLAUSE_BREAK = re.compile(r"[;:!?()]|,(?!\d{3})|\.(?:\s|$)|\s[-–—]\s")
+MAX_COUNTED_WORDS = 4
 
 
-def _stem_words(text: str) -> list[str]:
-    global _stemmer
-    if _stemmer is None:
-        import Stemmer
+@functools.cache
+def _stemmer():
+    import Stemmer
 
-        _stemmer = Stemmer.Stemmer("english")
-    words = [w.lower().replace("’", "'") for w in _WORD.findall(text)]
-    parts = [p for w in words for p in (w.split("-") if "-" in w else [w])]
-    return _stemmer.stemWords(parts)
+    return Stemmer.Stemmer("english")
 
 
-def quantulum():
-    """The quantulum3 parser, loaded once (about 4 s the first time: it builds its language tables)."""
-    global _parser
-    if _parser is None:
-        with _lock:
-            if _parser is None:
-                import warnings
-
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    from quantulum3 import classifier, parser
-
-                    classifier.USE_CLF = False  # rule-based unit disambiguation: no sklearn pickle
-                    parser.parse("about 11,000 soldiers")  # builds the language tables now
-                _parser = parser
-    return _parser
+def stem(word: str) -> str:
+    return _stemmer().stemWord(word.lower().replace("’", "'").removesuffix("'s"))
 
 
-def warm_up() -> None:
-    """Load the number parser in the background (the CLI overlaps it with retrieval)."""
-    threading.Thread(target=quantulum, daemon=True).start()
+def content_stems(text: str) -> frozenset[str]:
+    """Stems of the words of `text` that are not function words (hyphenated words split)."""
+    fn = word_set("function_words")
+    parts = [p for w in WORD.findall(text.lower()) for p in w.split("-")]
+    return frozenset(stem(p) for p in parts if p and p not in fn and not p.isdigit())
 
 
-# ---------------------------------------------------------------- questions
+# ---------------------------------------------------------------- periods
 
 
-def question_kinds(question: str) -> tuple[str, ...] | None:
-    """The kinds of figure a question asks for, most specific first; None for a non-quantity question."""
-    q = " ".join(question.lower().split())
-    words = [w.lower() for w in _WORD.findall(q)]
-    stems = set(_stem_words(q))
-    specific = [k for k, s in KIND_STEMS.items() if k != "deployed" and stems & s]
-    asks_number = any(p in q for p in QUANTITY_PHRASES)
-    asks_date = ("when" in words or any(p in q for p in DATE_PHRASES)) and not asks_number
-    if asks_date:
-        return ("date",)
-    if specific:
-        if "killed" in specific and "wounded" in specific:
-            specific = [
-                "casualties",
-                *[k for k in specific if k not in ("killed", "wounded", "casualties")],
-            ]
-        related = {
-            "casualties": ("killed", "wounded"),
-            "killed": ("casualties",),
-            "wounded": ("casualties",),
-        }
-        out = list(dict.fromkeys([*specific, *[r for k in specific for r in related.get(k, ())]]))
-        return tuple(out) if (asks_number or "casualties" in specific) else None
-    if asks_number and stems & (KIND_STEMS["deployed"] | TROOP_STEMS):
-        return ("deployed",)
-    if asks_number:
-        return ("count",)
-    return None
+@functools.cache
+def _period_pattern() -> re.Pattern:
+    import calendar
 
-
-# ---------------------------------------------------------------- mentions in a sentence
-
-
-@dataclass(frozen=True)
-class Mention:
-    """One figure as written in one sentence."""
-
-    number: str  # the number as written, e.g. "11,000-12,000", "a dozen", "2019"
-    start: int  # offsets of `number` within the sentence
-    end: int
-    low: float
-    high: float
-    qualifier: (
-        str  # canonical: "", "about", "more than", "at least", "nearly", "fewer than", "up to"
+    w = words()
+    months = [m for m in calendar.month_name if m] + [m + "." for m in calendar.month_abbr if m]
+    month = "|".join(re.escape(m) for m in sorted(months, key=len, reverse=True))
+    units = "|".join(sorted(w["time_units"], key=len, reverse=True))
+    nums = "|".join(sorted(w["number_words"], key=len, reverse=True))
+    mods = "|".join(sorted(w["period_words"], key=len, reverse=True))
+    days = "|".join(w["weekdays"])
+    edge = r"(?:(?:early|mid|late|the end of|the start of|the beginning of)[\s-]+)?"
+    when = (
+        rf"{edge}(?:(?:{month})(?:\s+\d{{1,2}}(?:st|nd|rd|th)?)?(?:,?\s+\d{{4}})?|\d{{4}}(?:\s*[-–]\s*\d{{2,4}}|\s+(?:and|to)\s+\d{{4}})?(?!\d|,\d)"
+        rf"|q[1-4](?:\s+\d{{4}})?|(?:the\s+)?(?:{mods})\s+(?:{units})(?:\s+of\s+\d{{4}})?|{days})"
     )
-    kind: str  # deployed | killed | wounded | casualties | captured | troops | date | count
-
-    @property
-    def is_range(self) -> bool:
-        return self.low != self.high
-
-
-def _qualifier(before: str) -> str:
-    tail = " ".join(before.lower().split()[-3:])
-    for phrase in sorted(QUALIFIERS, key=len, reverse=True):
-        if tail == phrase or tail.endswith(" " + phrase):
-            return QUALIFIERS[phrase]
-    return ""
+    span = (
+        rf"(?:in|during|over|within|for|throughout|in\s+just)\s+(?:the\s+)?(?:(?:{mods})\s+)?"
+        rf"(?:(?:a|an|one|\d+(?:\.\d+)?|{nums})\s+)?(?:(?:{mods})\s+)?(?:{units})\b"
+    )
+    return re.compile(
+        rf"\b(?:{span}|(?:since|by|until|till|through|from|in|during|as of|before|after|between|on|at)\s+{when}"
+        rf"|(?:last|this|next|a|per|each|every)\s+(?:{units})\b|annually\b|so far(?:\s+this\s+(?:{units}))?\b"
+        rf"|to date\b|year-on-year\b|year-over-year\b)",
+        re.IGNORECASE,
+    )
 
 
-def _value(text: str) -> float | None:
-    found = [q for q in quantulum().parse(text) if q.unit.name == "dimensionless"]
-    return float(found[0].value) if found else None
+def periods(sentence: str) -> list[tuple[int, int, str]]:
+    """(start, end, phrase as written) of each period phrase in a sentence."""
+    return [(m.start(), m.end(), m.group()) for m in _period_pattern().finditer(sentence)]
 
 
-def _bounds(surface: str, value: float, uncertainty: float | None) -> tuple[float, float]:
-    """Low and high of a figure; repairs ranges quantulum3 reads as one sum ("10-12 thousand" -> 22000)."""
-    if uncertainty:
-        return value - uncertainty, value + uncertainty
-    for sep in RANGE_SEPARATORS:
-        left, found, right = surface.partition(sep)
-        if found and left.strip() and right.strip():
-            lo, hi = _value(left), _value(right)
-            if lo is None or hi is None:
-                continue
-            lead = _value(right.split()[0])
-            if (
-                lead and hi > lead and lo < lead * 2
-            ):  # the scale word is written once: "10-12 thousand"
-                lo *= hi / lead
-            if lo <= hi:
-                return lo, hi
-    return value, value
+def normalize_period(text: str) -> str:
+    """One spelling per period: lower case, "a single"/"a" -> "one", no "the", no trailing dot."""
+    t = " ".join(text.lower().replace("’", "'").split()).rstrip(".")
+    t = re.sub(r"\b(?:a single|a|an|just)\s+(?=\w)", "one ", t)
+    t = re.sub(r"\bthe\s+", "", t)
+    return t.replace("one one ", "one ")
 
 
-def _clause_stems(text: str, start: int, end: int, lo: int, hi: int) -> tuple[set[str], set[str]]:
-    """Stems of the words before and after text[start:end], within its clause and between lo..hi."""
-    before = text[lo:start]
-    cut = list(_CLAUSE_BREAK.finditer(before))
-    if cut:
-        before = before[cut[-1].end() :]
-    after = text[end:hi]
-    m = _CLAUSE_BREAK.search(after)
-    if m:
-        after = after[: m.start()]
-    return set(_stem_words(before)[-8:]), set(_stem_words(after)[:10])
-
-
-def _kind(before: set[str], after: set[str]) -> str:
-    def specific(stems: set[str]) -> list[str]:
-        return [k for k, s in KIND_STEMS.items() if k != "deployed" and stems & s]
-
-    kinds = specific(after) or specific(before)
-    if "killed" in kinds and "wounded" in kinds:
-        return "casualties"
-    if kinds:
-        return kinds[0]
-    if (before | after) & KIND_STEMS["deployed"]:
-        return "deployed"
-    if (before | after) & TROOP_STEMS:
-        return "troops"
-    return "count"
-
-
-def _months(sentence: str) -> list[tuple[int, int]]:
-    out = []
-    for m in _WORD.finditer(sentence):
-        word = m.group().split("-")[-1]
-        if word.lower() in MONTHS and word[:1].isupper() and word.lower() != "may":
-            out.append((m.start(), m.end()))
-    return out
-
-
-def asked_noun(question: str) -> tuple[str, ...]:
-    """Stems of what a "how many X" / "number of X" question counts ("how many warheads" -> ("warhead",))."""
-    q = " ".join(question.lower().split())
-    for phrase in ("how many", "how much", "number of", "what number of"):
-        if phrase in q:
-            rest = [w.lower() for w in _WORD.findall(q.split(phrase, 1)[1])]
-            noun = []
-            for w in rest:
-                if w in FUNCTION_WORDS:
-                    break
-                noun.append(w)
-            return tuple(_stem_words(" ".join(noun[-1:]))) if noun else ()
-    return ()
-
-
-def mentions(sentence: str, about: Sequence[str] = ()) -> list[Mention]:
-    """Every figure written in a sentence, with its qualifier and the kind its clause gives it.
-
-    `about`: stems of the counted noun; a generic count ("count" kind) needs one of them in its clause.
-    """
-    found = []
-    for q in quantulum().parse(sentence):
-        unit = q.unit.name
-        if unit not in ("dimensionless", "dozen"):
-            continue  # "32-year-old", "seven days", "3.5 km": not counts
-        a, b = q.span
-        if sentence[a:b] != q.surface:  # quantulum cleans some text; keep only verbatim spans
-            pos = sentence.find(q.surface)
-            if pos < 0:
-                continue
-            a, b = pos, pos + len(q.surface)
-        value = float(q.value) * (12 if unit == "dozen" else 1)
-        found.append((a, b, q.surface, value, q.uncertainty))
-    found.sort()
-    out: list[Mention] = []
-    for i, (a, b, surface, value, unc) in enumerate(found):
-        lo_cap = found[i - 1][1] if i else 0
-        hi_cap = found[i + 1][0] if i + 1 < len(found) else len(sentence)
-        year_like = surface.isdigit() and len(surface) == 4 and 1000 <= value <= 2100
-        if year_like:
-            out.append(Mention(surface, a, b, value, value, "", "date"))
-            continue
-        low, high = _bounds(surface, value, unc)
-        before, after = _clause_stems(sentence, a, b, lo_cap, hi_cap)
-        qual = _qualifier(sentence[lo_cap:a])
-        kind = _kind(before, after)
-        if kind in ("count", "troops") and about and not (set(about) & (before | after)):
-            kind = "other"  # a number of something the question does not count
-        out.append(Mention(surface, a, b, low, high, qual, kind))
-    taken = [(m.start, m.end) for m in out]
-    for a, b in _months(sentence):
-        if not any(x <= a < y for x, y in taken):
-            out.append(
-                Mention(
-                    sentence[a:b],
-                    a,
-                    b,
-                    float(MONTHS[sentence[a:b].split("-")[-1].lower()]),
-                    float(MONTHS[sentence[a:b].split("-")[-1].lower()]),
-                    "",
-                    "date",
-                )
-            )
-    out.sort(key=lambda m: m.start)
-    merged: list[Mention] = []
-    for m in out:  # "August 2024": a month and its year are one date
-        prev = merged[-1] if merged else None
-        if (
-            prev
-            and prev.kind == m.kind == "date"
-            and prev.low <= 12
-            and m.low > 12
-            and sentence[prev.end : m.start] in (" ", ", ")
-        ):
-            merged[-1] = Mention(
-                sentence[prev.start : m.end], prev.start, m.end, m.low, m.high, "", "date"
-            )
-        else:
-            merged.append(m)
-    return merged
-
-
-# ---------------------------------------------------------------- grouping
+# ---------------------------------------------------------------- figures in a sentence
 
 
 @dataclass(frozen=True)
 class Figure:
-    """One distinct figure and the citations that give it."""
+    """One figure as written in one sentence, with its scope."""
 
-    text: str  # as shown: "about 11,000", "11,000-12,000", "more than 12,000", "2019"
-    kind: str
-    low: float
-    high: float
-    qualifier: str
-    citations: tuple[int, ...]  # citation ids, in the answer's numbering
-    quotes: tuple[str, ...]  # the number as written in each cited sentence
+    quantity: Quantity
+    counted: str  # the counted noun phrase as written ("engineers"); "" when the clause gives none
+    key: str  # stem of the counted head word ("engin"); "" when none
+    context: frozenset[str]  # content stems of its clause (its verbs and nouns)
+    participles: frozenset[
+        str
+    ]  # stems of its clause's -ed/-en words ("killed"): what happened to it
+    subject: str  # "Samsung"; "" when no name is near
+    period: str  # the period phrase as written ("in a single week"); "" when none
 
-    def to_dict(self) -> dict:
-        return {
-            "text": self.text,
-            "kind": self.kind,
-            "label": KIND_LABELS.get(self.kind, self.kind),
-            "low": self.low,
-            "high": self.high,
-            "qualifier": self.qualifier,
-            "citations": list(self.citations),
-            "quotes": list(self.quotes),
-        }
+    @property
+    def period_key(self) -> str:
+        """The period, one spelling per period ("in one week"): figures compare on this."""
+        return normalize_period(self.period)
 
+    @property
+    def unit(self) -> str:
+        return self.quantity.kind if self.quantity.kind != "money" else self.quantity.unit
 
-QUALIFIER_ORDER = {
-    "fewer than": 0,
-    "up to": 1,
-    "nearly": 2,
-    "about": 3,
-    "": 4,
-    "at least": 5,
-    "more than": 6,
-}
+    @property
+    def subject_key(self) -> str:
+        """The subject, one spelling per name: "North Korea" and "North Korean" are one subject."""
+        return " ".join(w.lower()[:5] for w in self.subject.split())
 
 
-def _display(m: Mention) -> str:
-    number = m.number
-    if m.is_range or m.kind == "date" or not m.qualifier:
-        return number  # "approximately 11,000-12,000" shows as the range it gives
-    return f"{m.qualifier} {number}"
+def _window(sentence: str, q: Quantity, lo: int, hi: int) -> tuple[str, str]:
+    """The clause text before and after the number, bounded by its neighbours' numbers."""
+    before = sentence[lo : q.start]
+    cut = list(CLAUSE_BREAK.finditer(before))
+    if cut:
+        before = before[cut[-1].end() :]
+    after = sentence[q.end : hi]
+    m = CLAUSE_BREAK.search(after)
+    return before, after[: m.start()] if m else after
 
 
-def group(found: Iterable[tuple[Mention, int]], kinds: Sequence[str]) -> list[Figure]:
-    """Distinct figures of the asked kinds, each with its citations; kinds in question order, values ascending."""
-    groups: dict[tuple, list[tuple[Mention, int]]] = {}
-    for m, cid in found:
-        if m.kind not in kinds:
+def _counted_after(after: str) -> list[str]:
+    """The noun phrase right after a number: "engineers", "dead North Korean soldiers", "killed or wounded"."""
+    fn, stops = word_set("function_words"), word_set("period_words") | word_set("time_units")
+    toks = WORD.findall(after)
+    if toks and toks[0].lower().startswith("-"):
+        toks = toks[1:]
+    if (
+        len(toks) >= 2
+        and toks[0].lower() in ("of", "in")
+        and toks[1].lower() not in fn | stops
+        and not toks[1][:1].isdigit()
+    ):
+        toks = toks[1:]  # "$2.5 billion in revenue", "12% of voters", "dozens of people"
+    run: list[str] = []
+    for t in toks:
+        low = t.lower()
+        if low == "or" and run:
+            run.append(t)
             continue
-        qual = "" if (m.is_range or m.kind == "date") else m.qualifier
-        key = (m.kind, m.low, m.high, qual) if m.kind != "date" else (m.kind, m.number.lower())
-        groups.setdefault(key, []).append((m, cid))
-    figures = []
-    for items in groups.values():
-        m0 = items[0][0]
-        cids = tuple(dict.fromkeys(cid for _, cid in items))
-        qual = "" if (m0.is_range or m0.kind == "date") else m0.qualifier
-        figures.append(
-            Figure(
-                _display(m0),
-                m0.kind,
-                m0.low,
-                m0.high,
-                qual,
-                cids,
-                tuple(dict.fromkeys(m.number for m, _ in items)),
+        if low in fn or low in stops or t[:1].isdigit():
+            break
+        if run and low.endswith(("ing", "ed")) and run[-1].lower() != "or" and not t[:1].isupper():
+            break  # "engineers working on ...": the verb after the noun
+        run.append(t)
+        if len(run) >= MAX_COUNTED_WORDS:
+            break
+    while run and run[-1].lower() == "or":
+        run.pop()
+    return run
+
+
+def _counted_before(before: str, at_start: bool) -> str:
+    """For a number with nothing counted after it, the nearest content word before ("revenue rose 12%").
+
+    Capitalised words are names, except the sentence's first word (`at_start`: `before` opens the sentence)."""
+    skip = word_set("linking_words") | word_set("function_words") | word_set("qualifiers")
+    toks = WORD.findall(before)
+    for i in range(len(toks) - 1, -1, -1):
+        t = toks[i]
+        if t.lower() in skip or t[:1].isdigit() or (t[:1].isupper() and not (at_start and i == 0)):
+            continue
+        return t
+    return ""
+
+
+def _names(text: str) -> list[tuple[int, str]]:
+    """Capitalised phrases ("North Korea", "Samsung") with their start, months and weekdays left out."""
+    skip = (
+        word_set("function_words") | word_set("weekdays") | _month_names() | word_set("name_stop")
+    )
+    out: list[tuple[int, str]] = []
+    for m in re.finditer(r"(?:[A-Z][\w'’.-]*(?:\s+(?:of\s+)?(?=[A-Z]))?)+", text):
+        words_ = [w for w in m.group().split() if w.lower().strip(".") not in skip]
+        if words_:
+            out.append(
+                (m.start(), " ".join(words_).rstrip(".").removesuffix("'s").removesuffix("’s"))
             )
-        )
-    rank = {k: i for i, k in enumerate(kinds)}
-    return sorted(
-        figures, key=lambda f: (rank[f.kind], f.low, f.high, QUALIFIER_ORDER.get(f.qualifier, 4))
+    return out
+
+
+@functools.cache
+def _month_names() -> frozenset[str]:
+    import calendar
+
+    return frozenset(m.lower() for m in calendar.month_name if m)
+
+
+def _subject(sentence: str, clause_before: str, q: Quantity) -> str:
+    """The nearest name before the number in its clause, skipping sources ("X said"); else the sentence's first."""
+    attrib = word_set("attribution_words")
+    offset = q.start - len(clause_before)
+    for start, name in reversed(_names(clause_before)):
+        nxt = WORD.findall(sentence[offset + start + len(name) : q.start])
+        if nxt and nxt[0].lower() in attrib:
+            continue
+        return name
+    for start, name in _names(sentence):
+        nxt = WORD.findall(sentence[start + len(name) :])
+        if start < q.start and not (nxt and nxt[0].lower() in attrib):
+            return name
+    return ""
+
+
+def sentence_figures(sentence: str) -> list[Figure]:
+    """Every figure of a sentence with its scope; numbers inside period phrases and bare years left out."""
+    spans = periods(sentence)
+    qs = [
+        q
+        for q in parse_quantities(sentence)
+        if not q.year and not any(a <= q.start < b for a, b, _ in spans)
+    ]
+    out = []
+    for i, q in enumerate(qs):
+        lo = qs[i - 1].end if i else 0
+        hi = qs[i + 1].start if i + 1 < len(qs) else len(sentence)
+        before, after = _window(sentence, q, lo, hi)
+        first = WORD.findall(after)[:1]
+        if first and first[0].lower() in word_set("time_units") and q.kind == "count":
+            continue  # "seven days", "a 10-day trip": a duration, not a figure
+        fig = _figure(sentence, q, before, after, out[-1] if out else None)
+        if fig is not None:
+            fig = replace(
+                fig,
+                period=_period_for(
+                    spans, q.start - len(before), q.end + len(after), q, qs[0].start
+                ),
+            )
+            out.append(fig)
+    return out
+
+
+def _figure(
+    sentence: str, q: Quantity, before: str, after: str, prev: Figure | None
+) -> Figure | None:
+    """The figure of number `q` given its clause; None when it counts nothing (a duration, "one")."""
+    run = _counted_after(after)
+    counted = (
+        " ".join(run)
+        if run
+        else _counted_before(before, not sentence[: q.start - len(before)].strip())
+    )
+    key_word = run[-1] if run else counted
+    if not counted and prev and prev.quantity.kind == q.kind and not content_stems(before):
+        counted, key_word = (
+            prev.counted,
+            prev.counted.split()[-1],
+        )  # "1,000 in one week, and 3,000 since ..."
+    elif prev and prev.key and run and all(_is_participle(w) for w in run if w.lower() != "or"):
+        key_word = prev.counted.split()[
+            -1
+        ]  # "300 soldiers killed and 2,700 wounded": wounded soldiers
+    if key_word.lower() in word_set("time_units") and not q.unit:
+        return None  # "seven days", "10-day": a duration, not a figure
+    if not counted and q.kind == "count":
+        return None  # a bare number: nothing counted
+    if q.kind == "count" and q.low == q.high == 1 and not q.surface[:1].isdigit():
+        return None  # "one soldier", "one of the": an article, not a figure
+    return Figure(
+        q,
+        counted,
+        stem(key_word) if key_word else "",
+        content_stems(before + " " + after),
+        _participles(after) or _participles(before),
+        " ".join(w for w in run if w[:1].isupper()) or _subject(sentence, before, q),
+        "",
     )
 
 
-def disagreeing_kinds(figures: Sequence[Figure]) -> list[str]:
-    """Kinds for which the sources give more than one distinct figure."""
-    counts: dict[str, int] = {}
-    for f in figures:
-        counts[f.kind] = counts.get(f.kind, 0) + 1
-    return [k for k, n in counts.items() if n > 1]
+def _is_participle(word: str) -> bool:
+    return word[:1].islower() and word.lower().endswith(("ed", "en"))
 
 
-def summary(figures: Sequence[Figure]) -> str:
-    """One line per kind: "Sources give different figures for troops deployed: about 11,000 [1]; ..."."""
-    lines = []
-    disagree = set(disagreeing_kinds(figures))
-    for kind in dict.fromkeys(f.kind for f in figures):
-        items = "; ".join(
-            f"{f.text} " + "".join(f"[{c}]" for c in f.citations) for f in figures if f.kind == kind
-        )
-        label = KIND_LABELS.get(kind, kind)
-        if kind == "date":
-            lines.append(
-                f"Sources give different dates: {items}."
-                if kind in disagree
-                else f"Date given: {items}."
-            )
-        elif kind in disagree:
-            lines.append(f"Sources give different figures for {label} (they disagree): {items}.")
-        else:
-            cited = {c for f in figures if f.kind == kind for c in f.citations}
-            who = "The sources give" if len(cited) > 1 else "The source gives"
-            lines.append(f"{who} one figure for {label}: {items}.")
-    return " ".join(lines)
+def _participles(text: str) -> frozenset[str]:
+    skip = word_set("linking_words") | word_set("function_words") | word_set("attribution_words")
+    return frozenset(
+        stem(w)
+        for w in WORD.findall(text)
+        if w.lower().endswith(("ed", "en")) and w.lower() not in skip and w[:1].islower()
+    )
+
+
+def _period_for(spans, lo: int, hi: int, q: Quantity, first: int) -> str:
+    """The period phrase of a figure: the nearest in its clause; else one leading the whole sentence."""
+    inside = [
+        (min(abs(a - q.end), abs(q.start - b)), p) for a, b, p in spans if lo <= a and b <= hi
+    ]
+    if inside:
+        return min(inside)[1]
+    leading = [p for a, b, p in spans if b <= first and a == 0]
+    return leading[-1] if leading else ""
+
+
+# ---------------------------------------------------------------- what a question asks
+
+
+@dataclass(frozen=True)
+class Asked:
+    """The quantity a question asks for."""
+
+    unit: str  # "count", "money", "percent"
+    noun: str  # the asked noun phrase as written ("engineers"); "" when the question names none
+    key: str  # stem of its head word
+    stems: frozenset[str]  # content stems of the whole question
+    modifiers: tuple[str, ...]  # capitalised words of the asked noun phrase ("North Korean")
+    period: str  # the period phrase the question gives (normalized), or ""
+    latest: bool  # the question asks for the latest/current value
+    what: str  # how the answer names the quantity ("engineers", "Russia paying North Korea per soldier")
+
+
+def is_explanation(question: str) -> bool:
+    """Why/how questions ask for a cause or a manner, never for a figure."""
+    q = " ".join(question.lower().split())
+    return any(
+        q.startswith(p + " ") or q == p or q.startswith(p + "?")
+        for p in phrases("explanation_starts")
+    )
+
+
+def is_quantity_question(question: str) -> bool:
+    q = " " + " ".join(WORD.findall(question.lower())) + " "
+    return not is_explanation(question) and any(f" {p} " in q for p in phrases("quantity_phrases"))
+
+
+def asked(question: str) -> Asked | None:
+    """The quantity a question asks for; None for a question that asks for no figure."""
+    if not is_quantity_question(question):
+        return None
+    q = " ".join(question.split())
+    low = q.lower()
+    found = next(
+        (p for p in phrases("quantity_phrases") if re.search(rf"\b{re.escape(p)}\b", low)), ""
+    )
+    at = re.search(rf"\b{re.escape(found)}\b", low)
+    rest = q[at.end() :] if at else q
+    toks = WORD.findall(rest)
+    fn = word_set("function_words")
+    run: list[str] = []
+    for t in toks:
+        if t.lower() in fn or (run and t.lower().endswith(("ed", "ing")) and t[:1].islower()):
+            break  # "how many people attended": the noun ends before its verb
+        run.append(t)
+        if len(t) > 3 and t.lower().endswith("s") and not t.lower().endswith(("ss", "us", "is")):
+            break  # "how many cases officials counted": a plural noun ends the phrase
+    stems = content_stems(q)
+    qwords = set(WORD.findall(low))
+    if qwords & word_set("percent_question_words") or "%" in q:
+        unit = "percent"
+    elif (
+        found == "how much" and not run or qwords & word_set("money_words") and found != "how many"
+    ):
+        unit = "money"
+    else:
+        unit = "count"
+    if run and unit == "money" and run[-1].lower() in word_set("money_words"):
+        run = []
+    noun = " ".join(run)
+    head = run[-1] if run else ""
+    aux = r"\b(?:did|do|does|have|has|had|been|be|was|were|is|are|will|would|could|can|the|there)\b"
+    what = " ".join(re.sub(aux, " ", rest.rstrip("?.! ")).split()) or noun
+    what = re.sub(r"^(?:of|for|in)\s+", "", what)
+    if (
+        noun and unit == "count"
+    ):  # "soldiers have been killed or wounded" -> "soldiers killed or wounded"
+        events = [
+            t
+            for t in toks[len(run) :]
+            if t[:1].islower() and t.lower().endswith(("ed", "en")) and t.lower() not in fn
+        ]
+        what = " or ".join([f"{noun} {events[0]}", *events[1:]]) if events else noun
+    spans = periods(q)
+    latest = any(re.search(rf"\b{re.escape(p)}\b", low) for p in word_set("latest_words"))
+    return Asked(
+        unit,
+        noun,
+        stem(head) if head else "",
+        stems,
+        tuple(t for t in run[:-1] if t[:1].isupper()),
+        normalize_period(spans[0][2]) if spans else "",
+        latest,
+        what,
+    )
+
+
+# ---------------------------------------------------------------- for callers of the old module
+# compose's scorer still reads these three; they are the same rules as above.
+_WORD = WORD
+
+
+def _stem_words(text: str) -> list[str]:
+    return [stem(p) for w in WORD.findall(text.lower()) for p in w.split("-") if p]
+
+
+def __getattr__(name: str):
+    if name == "FUNCTION_WORDS":
+        return word_set("function_words")
+    raise AttributeError(name)

@@ -1,0 +1,153 @@
+"""Names a question uses, and which of them the whole corpus never mentions.
+
+Why the whole corpus: "No passage mentions John." was said of a name the corpus holds, because
+only the top passages were looked at. A name is missing only when the index vocabulary (every word
+the BM25 tokenizer saw at build time, lower case, and its stems) does not hold it; a name the corpus
+holds is for retrieval to find, never declared missing. Acronyms ("NATO", "GDP") and their plurals
+("POWs") are not names: they are often written differently ("P.O.W.", "prisoners of war").
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import re
+import threading
+import weakref
+from dataclasses import dataclass
+
+from qa.answer.figures import stem
+from qa.answer.words import word_set
+
+_TOKEN = re.compile(r"[\w'’]+(?:-[\w'’]+)*")
+_ACRONYM = re.compile(r"^(?:[A-Z]{2,}|[A-Z](?:\.[A-Z])+\.?)(?:s|'s|’s)?$")
+
+
+def is_acronym(word: str) -> bool:
+    """ "NATO", "GDP", "POWs", "U.S." -- upper-case abbreviations and their plurals."""
+    return bool(_ACRONYM.match(word))
+
+
+def question_names(question: str) -> list[str]:
+    """Names in a question: runs of capitalised words after its first word ("John Kirby", "Seoul").
+
+    Acronyms, function words and number words are not names.
+    """
+    skip = word_set("function_words") | word_set("name_stop")
+    toks = [(m.start(), m.group()) for m in _TOKEN.finditer(question)]
+    out: list[str] = []
+    run: list[str] = []
+    last_end = -2
+    for i, (start, t) in enumerate(toks):
+        low = t.lower().replace("’", "'").removesuffix("'s")
+        is_name = (
+            i > 0
+            and t[:1].isupper()
+            and low not in skip
+            and not is_acronym(t)
+            and not t[:1].isdigit()
+        )
+        if is_name and run and question[last_end:start].strip() not in ("", "-"):
+            out.append(" ".join(run))
+            run = []
+        if is_name:
+            run.append(t.replace("’", "'").removesuffix("'s"))
+            last_end = start + len(t)
+        elif run:
+            out.append(" ".join(run))
+            run = []
+    if run:
+        out.append(" ".join(run))
+    return list(dict.fromkeys(out))
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The words an index holds: lower-case words (sorted, for prefix look-ups) and their stems."""
+
+    words: tuple[str, ...]
+    stems: frozenset[str]
+    word_set: frozenset[str]
+
+    def holds(self, word: str) -> bool:
+        """True when the corpus has `word`, its stem, a longer form ("Korea" -> "korean") or a
+        shorter one ("Zelenskyy" -> "zelensky")."""
+        w = word.lower().replace("’", "'").removesuffix("'s")
+        if not w:
+            return True
+        if stem(w) in self.stems:
+            return True
+        i = bisect.bisect_left(self.words, w)
+        if i < len(self.words) and (
+            self.words[i] == w or (len(w) >= 4 and self.words[i].startswith(w))
+        ):
+            return True
+        return len(w) >= 5 and any(w[:n] in self.word_set for n in range(len(w) - 2, len(w)))
+
+
+_vocab_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+
+
+def vocabulary(index) -> Vocabulary | None:
+    """The index's vocabulary (read once per loaded index), or None when it has no BM25 tokenizer."""
+    with _lock:
+        try:
+            cached = _vocab_cache.get(index)
+        except TypeError:
+            cached = None
+        if cached is not None:
+            return cached
+    source = getattr(index, "vocabulary", None)
+    tok = getattr(index, "tokenizer", None)
+    words_: set[str]
+    stems: set[str]
+    if isinstance(source, (set, frozenset, dict, list, tuple)):
+        words_ = {str(w).lower() for w in source}
+        stems = {stem(w) for w in words_}
+    elif tok is not None and getattr(tok, "word_to_stem", None):
+        words_ = {w for w in tok.word_to_stem if w}
+        stems = {s for s in tok.word_to_stem.values() if s} | set(
+            getattr(tok, "stem_to_sid", {}) or ()
+        )
+    elif tok is not None and getattr(tok, "word_to_id", None):
+        words_ = {w for w in tok.word_to_id if w}
+        stems = {stem(w) for w in words_}
+    else:
+        return None
+    vocab = Vocabulary(tuple(sorted(words_)), frozenset(stems), frozenset(words_))
+    with _lock, contextlib.suppress(TypeError):
+        _vocab_cache[index] = vocab
+    return vocab
+
+
+def missing_names(query: str, index) -> list[str]:
+    """Names of `query` that no document of the index mentions (any word of the name absent).
+
+    Without a vocabulary (an index without BM25) nothing is declared missing.
+    """
+    vocab = vocabulary(index) if index is not None else None
+    if vocab is None:
+        return []
+    out = []
+    for name in question_names(query):
+        parts = [p for w in name.split() for p in w.split("-") if p]
+        if any(not vocab.holds(p) for p in parts):
+            out.append(name)
+    return out
+
+
+def unretrieved_names(query: str, index, texts) -> list[str]:
+    """Names the corpus holds but none of `texts` (the retrieved passages) mention: search for them."""
+    vocab = vocabulary(index) if index is not None else None
+    seen = {w.lower().removesuffix("'s") for t in texts for w in _TOKEN.findall(t)}
+    out = []
+    for name in question_names(query):
+        parts = [p.lower() for w in name.split() for p in w.split("-") if p]
+        if (
+            vocab is not None
+            and all(vocab.holds(p) for p in parts)
+            and not any(any(s.startswith(p[:5]) for s in seen) for p in parts)
+        ):
+            out.append(name)
+    return out

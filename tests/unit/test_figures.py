@@ -1,0 +1,249 @@
+"""Figures with their scope, on tiny inline texts: the number parser, what a figure counts, its
+subject and period, when sources disagree, change over time, copies of one story, latest values."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace as NS
+
+import numpy as np
+import pytest
+
+from qa.answer.figure_block import figure_block
+from qa.answer.figures import asked, is_explanation, sentence_figures
+from qa.answer.quantities import parse_quantities
+
+
+def numbers(text: str) -> list[tuple[str, float, float, str, str]]:
+    return [
+        (q.surface, q.low, q.high, q.qualifier, q.unit)
+        for q in parse_quantities(text)
+        if not q.year
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("about 11,000 soldiers", [("11,000", 11000, 11000, "about", "")]),
+        ("10-12 thousand workers", [("10-12 thousand", 10000, 12000, "", "")]),
+        ("11,000-12,000 fans", [("11,000-12,000", 11000, 12000, "", "")]),
+        ("more than a dozen bodies", [("a dozen", 12, 12, "more than", "")]),
+        ("nearly 300 homes", [("300", 300, 300, "nearly", "")]),
+        ("up to 5 per cent", [("5 per cent", 5, 5, "up to", "%")]),
+        ("a $2.5 billion deal", [("$2.5 billion", 2.5e9, 2.5e9, "", "USD")]),
+        ("a €40m fine", [("€40m", 40e6, 40e6, "", "EUR")]),
+        ("£3.2bn in sales", [("£3.2bn", 3.2e9, 3.2e9, "", "GBP")]),
+        ("revenue rose 12%", [("12%", 12, 12, "", "%")]),
+        ("twenty-five players", [("twenty-five", 25, 25, "", "")]),
+        ("hundreds of people", [("hundreds", 200, 999, "about", "")]),
+        ("from 3% to 5%", [("3%", 3, 3, "", "%"), ("5%", 5, 5, "", "%")]),
+        ("the 32-year-old mayor", []),
+        ("MiG-29 jets and COVID-19 cases", []),
+        ("on March 5, 2024 at 10:30", []),
+    ],
+)
+def test_number_parser(text, expected):
+    assert numbers(text) == [(s, float(lo), float(hi), q, u) for s, lo, hi, q, u in expected]
+
+
+def test_years_are_dates_not_figures():
+    (q,) = parse_quantities("In 2019 he fled.")
+    assert q.year and q.surface == "2019"
+    assert sentence_figures("In 2019 he fled to Seoul.") == []
+
+
+def test_a_figure_knows_what_it_counts_whose_it_is_and_when():
+    phones, engineers = sentence_figures("Samsung sold 60 million phones and sent 2,000 engineers.")
+    assert (phones.counted, phones.subject, phones.quantity.low) == ("phones", "Samsung", 60e6)
+    assert (engineers.counted, engineers.subject, engineers.quantity.low) == (
+        "engineers",
+        "Samsung",
+        2000,
+    )
+    week, since = sentence_figures(
+        "The clinic treated about 1,000 patients in one week, and more than 3,000 since mid-November."
+    )
+    assert (week.counted, week.period, week.quantity.qualifier) == (
+        "patients",
+        "in one week",
+        "about",
+    )
+    assert (since.counted, since.period) == (
+        "patients",
+        "since mid-November",
+    )  # the same noun, elided
+    (share,) = sentence_figures("In 2023, 58% of voters turned out.")
+    assert (share.unit, share.counted, share.period) == ("percent", "voters", "In 2023")
+    pct, money = sentence_figures("Revenue rose 12% to $2.5 billion in 2023.")
+    assert (pct.unit, pct.counted) == ("percent", "Revenue")
+    assert (money.unit, money.period) == ("USD", "in 2023")
+
+
+def test_durations_and_articles_are_not_figures():
+    assert sentence_figures("The trial lasted seven days.") == []
+    assert sentence_figures("One patient was still waiting.") == []
+
+
+def test_questions():
+    a = asked("How many engineers did Samsung send?")
+    assert (a.unit, a.noun, a.what) == ("count", "engineers", "engineers")
+    assert asked("How much did the bridge cost?").unit == "money"
+    assert asked("What percentage of voters turned out in 2022?").unit == "percent"
+    assert asked("How many patients were treated in a single week?").period == "in one week"
+    assert asked("What is the latest number of cases?").latest
+    assert asked("How many workers have been dismissed?").what == "workers dismissed"
+    for q in ("Why did sales fall?", "How did the mayor win?", "Who is the mayor?"):
+        assert asked(q) is None
+    assert is_explanation("Why did sales fall?") and is_explanation("How does the levy work?")
+
+
+# ---------------------------------------------------------------- the block
+
+
+def sents(*pairs: tuple[str, str]) -> list:
+    return [NS(text=t, chunk=NS(doc_id=d)) for d, t in pairs]
+
+
+class Docs:
+    """An index as figure_block reads it: only its manifest's document entries."""
+
+    def __init__(self, docs: dict[str, dict] | None = None) -> None:
+        self.documents = docs or {}
+
+
+def block(question: str, sentences: list, docs: dict | None = None):
+    b = figure_block(question, None, sentences, np.linspace(1.0, 0.5, len(sentences)), Docs(docs))
+    if b is None:
+        return None, ""
+    numbering = {i: n for n, i in enumerate(b.sentences, start=1)}
+    return b, b.render(numbering)
+
+
+def test_samsung_engineers_not_phones():
+    s = sents(("a", "Samsung sold 60 million phones and sent 2,000 engineers."))
+    b, text = block("How many engineers did Samsung send?", s)
+    assert text == "The source gives one figure for engineers: 2,000 [1]."
+    assert not b.disagree and [f.text for f in b.figures({0: 1})] == ["2,000"]
+    _, text = block("How many phones did Samsung sell?", s)
+    assert "60 million [1]" in text and "2,000" not in text
+
+
+def test_different_periods_are_listed_with_their_scope_not_called_a_disagreement():
+    s = sents(
+        ("a", "The clinic treated about 1,000 patients in one week."),
+        ("b", "The clinic has treated more than 3,000 patients since mid-November."),
+    )
+    b, text = block("How many patients did the clinic treat?", s)
+    assert not b.disagree and "disagree" not in text
+    assert (
+        "about 1,000 in one week [1]" in text and "more than 3,000 since mid-November [2]" in text
+    )
+
+
+def test_different_subjects_and_things_do_not_disagree():
+    s = sents(
+        ("a", "Acme hired 400 workers."),
+        ("b", "Globex hired 900 workers."),
+        ("c", "Acme bought 30 trucks."),
+    )
+    b, text = block("How many workers were hired?", s)
+    assert not b.disagree and "disagree" not in text
+    assert "400 (Acme) [1]" in text and "900 (Globex) [2]" in text and "30" not in text
+
+
+def test_same_scope_different_values_disagree():
+    s = sents(
+        ("a", "About 40,000 fans attended the final."),
+        ("b", "Some 45,000 fans attended the final."),
+    )
+    b, text = block("How many fans attended the final?", s)
+    assert b.disagree and text.startswith(
+        "The sources disagree on fans attended: about 40,000 [1]; about 45,000 [2]"
+    )
+
+
+def test_same_figure_twice_is_one_figure_with_both_citations():
+    s = sents(
+        ("a", "The council hired 12 wardens."),
+        ("b", "Twelve wardens? No: the council hired 12 wardens."),
+    )
+    b, text = block("How many wardens did the council hire?", s)
+    assert not b.disagree and "12 [1][2]" in text
+
+
+def test_dated_sources_make_a_timeline_oldest_first():
+    s = sents(
+        ("new", "Officials counted 150 cases."),
+        ("old", "Officials counted 120 cases."),
+    )
+    docs = {
+        "old": {"meta": {"published": "2024-05-01"}},
+        "new": {"meta": {"published": "2024-06-01"}},
+    }
+    b, text = block("How many cases did officials count?", s, docs)
+    assert b.changed and not b.disagree
+    assert "changed over time: 120 as of 2024-05-01 [1]; 150 as of 2024-06-01 [2]" in text
+    assert [f.as_of for f in b.figures({1: 1, 0: 2})] == ["2024-05-01", "2024-06-01"]
+
+
+def test_same_date_different_values_still_disagree():
+    s = sents(("a", "Officials counted 150 cases."), ("b", "Officials counted 170 cases."))
+    docs = {"a": {"meta": {"published": "2024-06-01"}}, "b": {"meta": {"published": "2024-06-01"}}}
+    b, _ = block("How many cases did officials count?", s, docs)
+    assert b.disagree and not b.changed
+
+
+def test_latest_question_prefers_the_newest_source_and_names_its_date():
+    s = sents(("old", "Officials counted 120 cases."), ("new", "Officials counted 150 cases."))
+    docs = {
+        "old": {"meta": {"published": "2024-05-01"}},
+        "new": {"meta": {"published": "2024-06-01"}},
+    }
+    _, text = block("What is the latest number of cases officials counted?", s, docs)
+    assert text.startswith("Latest figure for cases counted (as of 2024-06-01): 150 [2].")
+
+
+def test_syndicated_copies_count_once_and_name_the_other_outlets():
+    s = sents(
+        ("wire", "Officials counted 150 cases."),
+        ("copy", "Officials counted 150 cases."),
+        ("other", "Officials counted 170 cases."),
+    )
+    docs = {
+        "wire": {"meta": {"outlet": "Wire"}},
+        "copy": {"meta": {"outlet": "Daily"}, "same_story_as": "wire"},
+        "other": {"meta": {"outlet": "Herald"}},
+    }
+    b, text = block("How many cases did officials count?", s, docs)
+    assert b.sentences == [0, 2]  # the copy is not quoted as a source of its own
+    assert "150 [1] (the same story also in Daily)" in text
+    s2 = sents(("wire", "Officials counted 150 cases."), ("copy", "Officials counted 160 cases."))
+    b2, _ = block("How many cases did officials count?", s2, docs)
+    assert not b2.disagree  # a copy cannot disagree with its own story
+
+
+def test_money_and_percent():
+    s = sents(
+        ("a", "The council approved a €40m budget for the new library."),
+        ("b", "About 12% of the budget goes to books."),
+    )
+    _, text = block("How much will the new library cost?", s)
+    assert "€40m" in text and "12%" not in text
+    _, text = block("What percentage of the budget goes to books?", s)
+    assert "12%" in text and "€40m" not in text
+
+
+def test_no_figure_for_the_asked_quantity_says_so():
+    s = sents(("a", "The council approved a €40m budget for the new library."))
+    b, text = block("How much does the mayor earn?", s)
+    assert b.scopes == [] and text.startswith("The sources give no figure for mayor earn")
+    b, text = block(
+        "How many Ukrainian players scored?", sents(("a", "Twelve Brazilian players scored."))
+    )
+    assert b.scopes == []  # the asked subject is not the one counted
+
+
+def test_no_figures_block_on_why_and_how_questions():
+    s = sents(("a", "Sales fell 5% because prices rose."))
+    assert block("Why did sales fall?", s) == (None, "")
+    assert block("How did the company respond?", s) == (None, "")

@@ -1,0 +1,62 @@
+"""Names: looked up in the whole corpus vocabulary (not the top passages); acronyms and plurals are not names."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace as NS
+
+from qa.answer.names import is_acronym, missing_names, question_names, unretrieved_names
+from qa.index import make_tokenizer
+
+TEXTS = [
+    "Mayor Jane Okafor opened the Riverside library on Monday.",
+    "The county board, chaired by Tomasz Wiśniewski, met in Brightwater.",
+    "NATO and the WHO were not mentioned by the POWs' families.",
+]
+
+
+def index_of(texts: list[str]):
+    """An index as names.py reads it: the BM25 tokenizer that saw the whole corpus at build time."""
+    tok = make_tokenizer()
+    tok.tokenize(texts, update_vocab=True, return_as="ids", show_progress=False)
+    return NS(tokenizer=tok)
+
+
+def test_question_names_group_capitalised_runs_and_skip_acronyms():
+    assert question_names("Who is Jane Okafor?") == ["Jane Okafor"]
+    assert question_names("What did NATO say about the POWs in Brightwater?") == ["Brightwater"]
+    assert question_names("Is this Okafor's library?") == ["Okafor"]
+    assert question_names("How many people came?") == []
+    for word in ("NATO", "GDP", "POWs", "U.S.", "CEO's"):
+        assert is_acronym(word), word
+    for word in ("Okafor", "Kirby", "Us"):
+        assert not is_acronym(word), word
+
+
+def test_a_name_anywhere_in_the_corpus_is_not_missing():
+    idx = index_of(TEXTS)
+    # the name is in the third document only: the whole vocabulary is checked, not some passages
+    assert missing_names("What did Tomasz Wiśniewski decide?", idx) == []
+    assert missing_names("Who is Jane Okafor?", idx) == []
+    assert missing_names("Who is John Okafor?", idx) == ["John Okafor"]
+    assert missing_names("What did Okafor's deputy say?", idx) == []  # possessive
+    assert missing_names("What did the POWs say about NATO?", idx) == []  # acronyms are not names
+    assert missing_names("When did Pietersen resign?", idx) == ["Pietersen"]
+
+
+def test_close_spellings_count_as_present():
+    idx = index_of(["President Zelenskyy spoke in Kyiv.", "South Korean officials met."])
+    assert missing_names("What did Zelensky say?", idx) == []  # shorter form
+    assert missing_names("What did South Korea say?", idx) == []  # "Korea" -> "korean"
+
+
+def test_names_held_but_not_retrieved_are_for_retrieval_to_search():
+    idx = index_of(TEXTS)
+    passages = [TEXTS[0]]
+    assert unretrieved_names("What did Tomasz Wiśniewski say to Jane Okafor?", idx, passages) == [
+        "Tomasz Wiśniewski"
+    ]
+
+
+def test_without_a_vocabulary_nothing_is_declared_missing():
+    assert missing_names("Who is Jane Okafor?", NS()) == []
+    assert missing_names("Who is Jane Okafor?", None) == []
