@@ -136,7 +136,12 @@ def build_index(
 
 
 def _embed(
-    chunks: list[Chunk], keys: list[str], cache: Cache | None, embedder, report, ray: Settings | None = None
+    chunks: list[Chunk],
+    keys: list[str],
+    cache: Cache | None,
+    embedder,
+    report,
+    ray: Settings | None = None,
 ) -> tuple[np.ndarray, SentenceTable, list[int]]:
     """Chunk vectors and sentence table: unchanged chunks (by key) from the cache, the rest from
     the model (`embed_new`). Returns the ids embedded too. The one place a build runs the model."""

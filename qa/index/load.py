@@ -14,15 +14,11 @@ import numpy as np
 
 from qa.config import Settings
 from qa.corpus import Chunk
-from qa.errors import IndexCorruptError, IndexMissingError, QAError
+from qa.errors import IndexCorruptError, IndexMissingError
 from qa.index import bm25 as bm25_files
 from qa.index import dense
-from qa.index.manifest import Manifest, read_manifest
+from qa.index.manifest import Manifest
 from qa.index.tables import ChunkTable, SentenceTable, load_rows, read_chunks, read_sentences
-
-LOAD_RETRIES = (
-    8  # manifests swapped under one load before giving up (each swap is a finished build)
-)
 
 
 class Index:
@@ -127,21 +123,14 @@ def open_generation(root: Path, manifest: Manifest) -> Index:
                  manifest=manifest, root=root, sentences=sentences, impacts=impacts)  # fmt: skip
 
 
-def _generation_now(index_dir: Path) -> str | None:
-    try:
-        return read_manifest(index_dir).generation
-    except QAError:
-        return None
-
-
 def load_index(settings: Settings, *, check_fresh: bool = True) -> Index:
     """Load and verify the current generation; raise a typed error naming the fix otherwise.
 
     The checks are `qa.index.status`'s (one freshness/health check for every caller). When a build
     swaps the manifest mid-load, the load starts over on the new one (bounded)."""
-    from qa.index.status import check
+    from qa.index.status import RETRIES, check, generation_now
 
-    for _ in range(LOAD_RETRIES):
+    for _ in range(RETRIES):
         status, manifest = check(settings, verify=True, fresh=check_fresh)
         try:
             status.raise_for_state()  # anything but fresh (stale is not checked without check_fresh)
@@ -149,6 +138,6 @@ def load_index(settings: Settings, *, check_fresh: bool = True) -> Index:
             return open_generation(settings.index_dir / manifest.generation, manifest)
         except (IndexCorruptError, IndexMissingError):
             seen = manifest.generation if manifest else None
-            if _generation_now(settings.index_dir) in (None, seen):
+            if generation_now(settings) in (None, seen):
                 raise  # the same manifest still stands (or none): real damage
     raise IndexCorruptError("the index kept changing while it was loaded (builds running?)")
