@@ -82,7 +82,10 @@ def _probe(address: str) -> None:
 def connect(settings: Settings) -> bool:
     """Join or start the cluster `settings.ray_address` names; True when this call started Ray here
     (then the caller shuts it down). A process already connected (tests, `qa bench`) is reused."""
-    import ray
+    try:
+        import ray
+    except ImportError:
+        raise ClusterError("Ray is not installed", "pip install -e '.[ray]'") from None
 
     if ray.is_initialized():
         return False
