@@ -99,11 +99,11 @@ def main() -> None:
             for kind in kinds[r % 3 :] + kinds[: r % 3]:
                 home = Path(tmp) / f"{kind}{r}"
                 write(home / "corpus", kind, arts)
-                load._CACHE.clear()  # extraction is measured, not remembered from the last round
+                load.clear_cache()  # extraction is measured, not remembered from the last round
                 t = time.perf_counter()
                 load_corpus(home / "corpus")
                 res[kind]["extract"].append(time.perf_counter() - t)
-                load._CACHE.clear()
+                load.clear_cache()
                 s = Settings(corpus_dir=home / "corpus", index_dir=home / "index")
                 t = time.perf_counter()
                 rep = build_index(s, embedder)

@@ -22,10 +22,12 @@ from qa.errors import CorpusError
 MAX_FILE_BYTES = 5 * 2**20
 # Characters that show nothing: a file of only these (and whitespace) is empty.
 INVISIBLE = {"\u2800", "\u3164", "\u115f", "\u1160", "\uffa0"}
-_CACHE: OrderedDict[tuple[str, str], list[Part]] = (
-    OrderedDict()
-)  # (suffix, sha256 of bytes) -> parts
-CACHE_ENTRIES = 4096
+# Extracted parts of the slow formats by (suffix, sha256 of the bytes): a status check or a viewer
+# re-reading an unchanged page costs a hash, not another extraction. Bounded by characters held.
+SLOW_SUFFIXES = {".html", ".htm", ".xhtml", ".pdf", ".rss", ".atom", ".xml"}
+CACHE_CHARS = 32 * 2**20
+_CACHE: OrderedDict[tuple[str, str], list[Part]] = OrderedDict()
+_cached_chars = 0
 
 
 def is_blank(text: str) -> bool:
@@ -35,17 +37,31 @@ def is_blank(text: str) -> bool:
     )
 
 
+def clear_cache() -> None:
+    """Forget every remembered extraction (measurements; tests)."""
+    global _cached_chars
+    _CACHE.clear()
+    _cached_chars = 0
+
+
 def extract(raw: bytes, name: str, suffix: str) -> list[Part]:
-    """The loader's parts for these bytes; repeated loads of the same bytes (status checks) are cached."""
+    """The loader's parts for these bytes (slow formats: remembered while unchanged, see _CACHE)."""
+    global _cached_chars
+    if suffix not in SLOW_SUFFIXES:
+        return LOADERS[suffix](raw, name)
     key = (suffix, sha256_bytes(raw))
     parts = _CACHE.get(key)
-    if parts is None:
-        parts = LOADERS[suffix](raw, name)
-        _CACHE[key] = parts
-        while len(_CACHE) > CACHE_ENTRIES:
-            _CACHE.popitem(last=False)
-    else:
+    if parts is not None:
         _CACHE.move_to_end(key)
+        return parts
+    parts = LOADERS[suffix](raw, name)
+    size = sum(len(p.text) for p in parts)
+    if size <= CACHE_CHARS // 4:
+        _CACHE[key] = parts
+        _cached_chars += size
+        while _cached_chars > CACHE_CHARS:
+            _, old = _CACHE.popitem(last=False)
+            _cached_chars -= sum(len(p.text) for p in old)
     return parts
 
 
