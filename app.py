@@ -1,6 +1,6 @@
-"""Launch the chat UI (builds the index first when it is missing or stale). Logic lives in qa.ui."""
+"""Launch the chat UI and the HTTP API (builds the index first when it is missing or stale). Logic lives in qa.web."""
 
-from qa.ui import main
+from qa.web import main
 
 if __name__ == "__main__":
     main()

@@ -1,25 +1,16 @@
-"""The chat UI: HTML builders on their own, then the real app in a real headless Chromium.
-
-The browser tests start `app.py` in a subprocess against a private copy of the real corpus (plus one
-hostile document), type questions into the page and check what a person would see.
-"""
+"""The chat UI in a real headless Chromium against the real app (`python app.py` in a subprocess over
+a private copy of the seed articles plus one hostile document), and the session layer on the real
+engine. The pure HTML builders are tested in tests/unit/test_web_render.py."""
 
 from __future__ import annotations
 
-import html
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
-from html.parser import HTMLParser
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from tests.conftest import ARTIFACTS, ROOT, make_home, settings_for
+from tests.conftest import ARTIFACTS, chromium_path, make_home, settings_for
+from tests.e2e.appserver import AUTH, AppProcess
+from tests.unit.test_web_render import parse
 
 A0, A1, A2, A3 = (
     "000_1b968beef730d8b4.txt",
@@ -37,117 +28,22 @@ HOSTILE = (
 )
 
 
-# ---------------------------------------------------------------- HTML builders, no browser
-
-
-class _Text(HTMLParser):
-    """Visible text of an HTML fragment (entities decoded, <br> as newline) and the text of each <mark>."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.text: list[str] = []
-        self.marks: list[tuple[dict, list[str]]] = []
-        self.tags: list[str] = []
-        self._open: list[tuple[dict, list[str]]] = []
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append(tag)
-        if tag == "br":
-            self.text.append("\n")
-        if tag == "mark":
-            self._open.append((dict(attrs), []))
-
-    def handle_endtag(self, tag):
-        if tag == "mark" and self._open:
-            self.marks.append(self._open.pop())
-
-    def handle_data(self, data):
-        self.text.append(data)
-        for _, parts in self._open:
-            parts.append(data)
-
-
-def parse(fragment: str) -> _Text:
-    p = _Text()
-    p.feed(fragment)
-    p.close()
-    return p
-
-
-def test_esc_makes_markup_inert_and_loses_nothing():
-    from qa.ui import esc
-
-    s = "<script>alert(1)</script> & <b>x</b> {{a}} ${b} $$c$$ **d** _e_ [1] `f` \\ | # ' \""
-    out = esc(s)
-    assert not set(out) & set("<>{}$*_[]`\\|'\"")
-    assert html.unescape(out) == s
-    assert parse(out).tags == []
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.text(alphabet="ab <>&\"'{}$*[]\n", max_size=40), st.data())
-def test_highlight_marks_exactly_the_span_and_keeps_the_text(text, data):
-    from qa.ui import highlight
-
-    start = data.draw(st.integers(0, len(text)))
-    end = data.draw(st.integers(start, len(text)))
-    ps = data.draw(st.integers(0, start))
-    pe = data.draw(st.integers(end, len(text)))
-    out = highlight(text, start, end, (ps, pe), offset=7)
-    p = parse(out.replace("<br>", ""))
-    assert "".join(p.text) == text
-    [(attrs, parts)] = p.marks
-    assert "".join(parts) == text[start:end]
-    assert (int(attrs["data-start"]), int(attrs["data-end"])) == (start + 7, end + 7)
-    assert set(p.tags) <= {"mark", "span"}
-
-
-def test_only_known_citation_numbers_become_links():
-    from qa.ui import linked_text
-
-    out = linked_text("a [1] b [7] c [1, 2] <i>d</i>", 3, {1: "One", 2: "Two <b>"})
-    p = parse(out)
-    assert "".join(p.text) == "a [1] b [7] c [1][2] <i>d</i>"
-    assert p.tags.count("a") == 3 and "i" not in p.tags and "b" not in p.tags
-    assert 'href="#qa-cite-3-cite-2"' in out and 'data-cite="7"' not in out
-
-
-def test_document_view_of_a_hostile_document_is_text(tmp_path):
-    from qa.answer import Citation
-    from qa.corpus import read_document
-    from qa.ui import document_html
-
-    home = make_home(tmp_path, files={HOSTILE_NAME: HOSTILE})
-    doc = read_document(home / "corpus", HOSTILE_NAME)
-    start = doc.text.index("The convoy carried")
-    end = doc.text.index("villagers.") + len("villagers.")
-    c = Citation(1, HOSTILE_NAME, doc.title, start, end, doc.text[start:end], 0.5, 0, len(doc.text))
-    out = document_html(c, doc.text, doc.title)
-    p = parse(out)
-    assert not {"script", "b", "i", "img"} & set(p.tags)
-    assert doc.text in "".join(p.text)
-    [(attrs, parts)] = p.marks
-    assert "".join(parts) == doc.text[start:end] == c.text
-    # A document that changed since indexing: the quote is found again, with a warning.
-    moved = "New first line.\n" + doc.text
-    p2 = parse(document_html(c, moved, doc.title))
-    assert "".join(p2.marks[0][1]) == c.text and "rebuild the index" in "".join(p2.text)
+def shown(fragment: str) -> str:
+    return "".join(parse(fragment).text)
 
 
 @pytest.mark.slow
 def test_real_answer_renders_citations_figures_and_exact_highlights(engine, real_settings):
-    from qa.ui import ChatSession, copy_text
+    from qa.web.render import copy_text
+    from qa.web.session import ChatSession
 
     sess = ChatSession(engine, real_settings)
-    panel_html = sess.ask("how many troops were deployed?")
+    msg, panel_html = sess.ask("how many troops were deployed?")
     a = sess.conv.turns[0]
     assert a.citations and not a.abstained and panel_html
-    assert [m["role"] for m in sess.messages] == ["user", "assistant"]
-    msg = sess.messages[1]["content"]
     p = parse(msg)
     linked = {int(n) for n in re.findall(r'href="#qa-cite-0-cite-(\d+)"', msg)}
     assert linked == {c.id for c in a.citations}
-    assert "\n" not in msg  # a raw newline would let the chat's Markdown split the HTML block
     if a.figures:
         assert "qa-figures" in msg and all(f.text in "".join(p.text) for f in a.figures)
     clip = copy_text(a)
@@ -170,115 +66,78 @@ def test_real_answer_renders_citations_figures_and_exact_highlights(engine, real
     assert "".join(doc.marks[0][1]) == last.text and texts[last.source] in "".join(doc.text)
     assert re.search(rf'class="qa-source qa-active"[^>]* data-cite="{last.id}"', panel2)
     missing, _ = sess.open(5, "cite", 1)
-    assert "not in this conversation" in "".join(parse(missing).text)
+    assert "not in this conversation" in shown(missing)
 
 
 @pytest.mark.slow
 def test_errors_become_messages_naming_the_fix(tmp_path, embedder):
     from qa.chat import Engine
-    from qa.ui import ChatSession
+    from qa.index import build_index
+    from qa.web.session import ChatSession
 
     home = make_home(tmp_path, copy_corpus=True)  # no index built
     sess = ChatSession(Engine(settings_for(home), embedder), settings_for(home))
-    assert sess.ask("how many troops were deployed?") is None
-    shown = "".join(parse(sess.messages[-1]["content"]).text)
-    assert "Could not answer." in shown and "run `qa index build`" in shown
-    assert sess.ask("   ") is None
-    assert "the question is empty" in "".join(parse(sess.messages[-1]["content"]).text)
+    msg, panel = sess.ask("how many troops were deployed?")
+    assert (
+        panel is None and "Could not answer." in shown(msg) and "run `qa index build`" in shown(msg)
+    )
+    msg, panel = sess.ask("   ")
+    assert panel is None and "the question is empty" in shown(msg)
+    msg, panel = sess.ask("x" * 5000)
+    assert panel is None and "the limit is 2,000" in shown(msg)
 
-    # A cited document deleted while the app runs: the viewer says so and names the fix.
-    from qa.index import build_index
-
+    # A cited document deleted while the app runs: the answer, the viewer and the panel say so.
     build_index(settings_for(home), embedder)
-    assert sess.ask("Who is Ryu Seong-hyeon?") is not None
+    assert sess.ask("Who is Ryu Seong-hyeon?")[1] is not None
     c = sess.conv.turns[-1].citations[0]
     (home / "corpus" / c.source).unlink()
     doc_html, panel = sess.open(len(sess.conv.turns) - 1, "cite", c.id)
-    shown = "".join(parse(doc_html).text)
-    assert f"no document '{c.source}' in the corpus" in shown and "qa index status" in shown
-    assert "no longer in the document" in "".join(parse(panel).text)
+    assert f"no document '{c.source}' in the corpus" in shown(
+        doc_html
+    ) and "qa index status" in shown(doc_html)
+    assert "no longer in the document" in shown(panel)
+    msg, panel = sess.ask(
+        "Who is Ryu Seong-hyeon?"
+    )  # the engine still quotes it: the answer says so
+    assert f"{c.source} is no longer in the corpus" in shown(msg) and "Rebuild the index" in shown(
+        msg
+    )
 
 
 @pytest.mark.slow
 def test_index_status_describes_the_real_index(real_settings):
-    from qa.ui import index_info, source_choices, status_html
+    from qa.web.render import render
+    from qa.web.status import index_view
 
-    info = index_info(real_settings)
-    assert info.built and info.fresh and info.documents == 4 and info.chunks > 4
-    line = "".join(parse(status_html(info)).text)
+    view = index_view(real_settings)
+    assert view.state == "fresh" and view.chunks > 4
+    line = shown(render("status.html", s=view))
     assert "fresh" in line and "4 documents" in line and "all-MiniLM-L6-v2" in line
-    assert [v for _, v in source_choices(info)] == [A0, A1, A2, A3]
+    assert [v for _, v in view.choices()] == [A0, A1, A2, A3]
 
 
 # ---------------------------------------------------------------- the real app in a real browser
 
-CHROMIUM = "/usr/bin/chromium"
-AUTH = ("analyst", "s3cret-pw")
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
     "--disable-background-networking",
     "--disable-component-update",
-    "--disable-sync",
+    "--no-first-run",
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def app_server(tmp_path_factory):
-    """`python app.py` on a free 127.0.0.1 port over a copy of the real corpus, with a password (QA_AUTH);
-    no index yet (the app builds it)."""
-    import requests
-
+    """The app on a free 127.0.0.1 port over a copy of the seed corpus plus a hostile document, with
+    a password (QA_AUTH); no index yet (the app builds it)."""
     home = make_home(tmp_path_factory.mktemp("ui"), files={HOSTILE_NAME: HOSTILE}, copy_corpus=True)
-    port = _free_port()
-    env = dict(
-        os.environ,
-        QA_CORPUS_DIR=str(home / "corpus"),
-        QA_INDEX_DIR=str(home / "index"),
-        QA_PORT=str(port),
-        QA_AUTH=":".join(AUTH),
-        HF_HUB_OFFLINE="1",
-        PYTHONPATH=str(ROOT),
-    )
-    env.pop("QA_HOST", None)  # the default address: 127.0.0.1
-    log_path = home / "server.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "app.py")],
-            cwd=home,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}/"
+    proc = AppProcess(home, QA_AUTH=":".join(AUTH))
     try:
-        deadline = time.monotonic() + 300
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"the app exited with {proc.returncode}:\n{log_path.read_text()}")
-            try:
-                if requests.get(url, timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the app did not serve {url}:\n{log_path.read_text()}")
-            time.sleep(0.5)
-        yield {"url": url, "home": home, "log": log_path}
+        yield {"url": proc.url + "/", "home": home, "log": proc.log, "proc": proc}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        proc.stop()
 
 
 @pytest.fixture(scope="module")
@@ -286,7 +145,10 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        path = chromium_path()
+        if path is None:
+            pytest.skip("no chromium: set QA_CHROMIUM or run `make browser`")
+        b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
         yield b
         b.close()
 
@@ -453,7 +315,10 @@ def test_a_password_is_required_when_set(browser, app_server):
             app_server["url"] + "login", form={"username": AUTH[0], "password": "wrong"}
         )
         assert not bad.ok
+        page_html = pg.content()
+        assert "qa-question" not in page_html and "named_endpoints" not in page_html
     finally:
+        pg.wait_for_timeout(1200)  # past the wait a failed login imposes on this client
         ctx.close()
 
 
@@ -562,3 +427,64 @@ def test_source_filter_and_rebuild_index(page, app_server):
     assert "largest in a decade" in reply.inner_text()
     page.locator("#qa-filter input").click()
     assert page.get_by_role("option", name=re.compile("zz_new_report")).count() == 1
+
+
+def _fn_index(session, url: str, api_name: str) -> int:
+    config = session.get(url + "config", timeout=30).json()
+    return next(d["id"] for d in config["dependencies"] if d.get("api_name") == api_name)
+
+
+@pytest.mark.slow
+def test_crafted_citation_clicks_are_ignored(page, app_server):
+    """L8: payloads a page would never send (a list, a string, Infinity, NaN, huge numbers) reach
+    the click handler over Gradio's own queue; each completes without an exception."""
+    import requests
+
+    url = app_server["url"]
+    s = requests.Session()
+    assert s.post(url + "login", data={"username": AUTH[0], "password": AUTH[1]}, timeout=30).ok
+    fn = _fn_index(s, url, "open_citation")
+    payloads = ["[1, 2]", '"x"', '{"turn": Infinity, "kind": "cite", "cite": 1}',
+                '{"turn": NaN, "cite": 1}', '{"turn": 1e400, "cite": -Infinity}',
+                '{"turn": [0], "kind": {"a": 1}, "cite": "1"}', "null", "1e999"]  # fmt: skip
+    for i, raw in enumerate(payloads):
+        session_hash = f"crafted{i}"
+        body = (f'{{"data": [null], "event_data": {raw}, "fn_index": {fn}, "trigger_id": null, '
+                f'"session_hash": "{session_hash}"}}')  # fmt: skip
+        r = s.post(url + "gradio_api/queue/join", data=body, timeout=30,
+                   headers={"content-type": "application/json"})  # fmt: skip
+        assert r.status_code == 200, (raw, r.text)
+        events = s.get(url + f"gradio_api/queue/data?session_hash={session_hash}", timeout=60).text
+        done = [line for line in events.splitlines() if "process_completed" in line]
+        assert done and '"success": true' in done[0].replace('"success":true', '"success": true'), (
+            raw,
+            events[-500:],
+        )
+    assert "Traceback" not in app_server["log"].read_text()
+
+    # and in the page: the same payloads through the page's own trigger change nothing
+    reply = ask(page, "Who is Ryu Seong-hyeon?")
+    open_viewer_mark(page, reply.locator("a.qa-cite").first)
+    before = page.locator("#qa-doc").inner_html()
+    for js in ("[1, 2]", "'x'", "{turn: Infinity, cite: 1}", "{turn: 1e308, cite: 1e308}", "null"):
+        page.evaluate(f"window.__qaOpen({js})")
+    page.wait_for_timeout(1000)
+    assert page.locator("#qa-doc").inner_html() == before
+    assert "Traceback" not in app_server["log"].read_text()
+    assert "Ryu" in ask(page, "Who is Ryu Seong-hyeon?").inner_text()
+
+
+@pytest.mark.slow
+def test_answer_says_when_a_cited_document_was_deleted(page, app_server):
+    """Info: after a cited file is deleted, the chat answer itself says so (as the sources panel does)."""
+    reply = ask(page, "What did the supply convoy carry for the villagers?")
+    assert "no longer in the corpus" not in reply.inner_text()
+    path = app_server["home"] / "corpus" / HOSTILE_NAME
+    path.unlink()
+    try:
+        reply = ask(page, "What did the supply convoy carry for the villagers?")
+        text = reply.inner_text()
+        assert f"{HOSTILE_NAME} is no longer in the corpus" in text and "Rebuild the index" in text
+        assert "no longer in the document" in page.locator("#qa-sources").inner_text()
+    finally:
+        path.write_text(HOSTILE, encoding="utf-8")

@@ -1,0 +1,112 @@
+"""The HTTP API beside the page: POST /api/ask, POST /api/chat, GET /api/status (docs/api.md).
+
+/api/ask returns exactly `Answer.to_dict()`, the object `qa ask --json` prints. Errors are JSON
+`{"error": ..., "hint": ...}` with a 4xx status; authentication and body limits are the guard's.
+Handlers are plain `def`: FastAPI runs them in its thread pool, so answers are computed concurrently
+on the one shared engine.
+"""
+
+from typing import Any
+
+from qa.config import MODES, Settings
+from qa.errors import (
+    IndexCorruptError,
+    IndexMismatchError,
+    IndexMissingError,
+    QAError,
+    QuestionError,
+)
+from qa.web.session import MAX_QUESTION_CHARS, Conversations, question_problem
+
+
+def _models() -> tuple[type, type]:
+    from pydantic import BaseModel, ConfigDict, Field
+
+    class AskBody(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        question: str
+        k: int | None = Field(default=None, ge=1, le=100)
+        mode: str | None = Field(default=None, pattern="^(" + "|".join(MODES) + ")$")
+        sources: list[str] | None = Field(default=None, max_length=1000)
+
+    class ChatBody(AskBody):
+        conversation_id: str | None = Field(default=None, max_length=64)
+
+    return AskBody, ChatBody
+
+
+def _status_for(exc: QAError) -> int:
+    if isinstance(exc, QuestionError):
+        return 422
+    if isinstance(exc, (IndexMissingError, IndexCorruptError, IndexMismatchError)):
+        return 503  # the service cannot answer until the index is (re)built
+    return 400
+
+
+def error_response(status: int, message: str, hint: str = "") -> Any:
+    from fastapi.responses import JSONResponse
+
+    body = {"error": message} | ({"hint": hint} if hint else {})
+    return JSONResponse(body, status_code=status)
+
+
+def api_router(settings: Settings, engine: Any) -> Any:
+    """The /api routes on the shared engine."""
+    from fastapi import APIRouter
+
+    AskBody, ChatBody = _models()
+    router = APIRouter(prefix="/api")
+    conversations = Conversations(engine)
+
+    def answer(fn: Any, body: Any) -> Any:
+        problem = question_problem(body.question)
+        if problem:
+            code = 413 if len(body.question) > MAX_QUESTION_CHARS else 422
+            return error_response(code, problem, f"send at most {MAX_QUESTION_CHARS:,} characters")
+        try:
+            return fn(body.question, k=body.k, sources=body.sources or None, mode=body.mode)
+        except QAError as exc:
+            return error_response(_status_for(exc), exc.message, exc.hint)
+
+    @router.post("/ask")
+    def ask(body: AskBody) -> Any:
+        a = answer(engine.ask, body)
+        return a.to_dict() if hasattr(a, "to_dict") else a
+
+    @router.post("/chat")
+    def chat(body: ChatBody) -> Any:
+        if body.conversation_id and not conversations.has(body.conversation_id):
+            return error_response(404, f"no conversation {body.conversation_id!r}",
+                                  "start a new one: leave out conversation_id")  # fmt: skip
+        cid, conv, lock = conversations.get(body.conversation_id)
+        with lock:  # one question at a time per conversation: turns stay in order
+            a = answer(conv.ask, body)
+        if not hasattr(a, "to_dict"):
+            return a
+        return {"conversation_id": cid, "turn": len(conv.turns) - 1, **a.to_dict()}
+
+    @router.get("/status")
+    def status() -> Any:
+        from qa.web.status import raw_status
+
+        return raw_status(settings).to_dict()
+
+    return router
+
+
+def install_error_handlers(app: Any) -> None:
+    """Validation errors on /api as `{"error": ...}`: bad JSON 400, bad fields 422."""
+    from fastapi.exceptions import RequestValidationError
+
+    async def invalid(request: Any, exc: RequestValidationError) -> Any:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return error_response(400, "the request body is not valid JSON",
+                                  'send e.g. {"question": "how many troops were deployed?"}')  # fmt: skip
+        where = "; ".join(
+            f"{'.'.join(str(x) for x in e.get('loc', ())[1:]) or 'body'}: {e.get('msg', '')}"
+            for e in errors[:5]
+        )
+        return error_response(422, f"invalid request: {where}", "see docs/api.md")
+
+    app.add_exception_handler(RequestValidationError, invalid)

@@ -1,0 +1,168 @@
+"""Load against a running app (`python -m qa.web.load --help`): many clients on /api/ask or on the
+page's own Gradio endpoint, and one long chat (turn 3 against turn N). Prints one JSON object.
+
+    python -m qa.web.load --url http://127.0.0.1:7860 api --clients 20 --seconds 60
+    python -m qa.web.load --url http://127.0.0.1:7860 ui --clients 20 --seconds 60
+    python -m qa.web.load --url http://127.0.0.1:7860 chat --turns 300
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import click
+
+QUESTIONS = (
+    "How many North Korean troops were deployed?",
+    "Why do North Korean soldiers choose suicide over capture?",
+    "Who is Ryu Seong-hyeon?",
+    "What is the price of bananas in Ecuador?",  # abstains
+)
+
+
+def pct(values: Sequence[float], q: float) -> float:
+    v = sorted(values)
+    return v[min(len(v) - 1, round(q * (len(v) - 1)))] if v else float("nan")
+
+
+def api_ask(url: str, question: str, session: Any, auth: Any = None) -> dict:
+    r = session.post(f"{url}/api/ask", json={"question": question}, timeout=120, auth=auth)
+    r.raise_for_status()
+    return r.json()
+
+
+def ui_ask(url: str, question: str, session: Any, auth: Any = None) -> Any:
+    """One question through the page's `answer` event over Gradio's HTTP API (a first turn)."""
+    return ui_call(url, "answer", [question, 5, [], "hybrid"], session)
+
+
+def ui_call(url: str, name: str, data: list, session: Any = None) -> Any:
+    """One event of the page through Gradio's HTTP API (/gradio_api/call/NAME), its outputs."""
+    import requests
+
+    session = session or requests.Session()
+    r = session.post(f"{url}/gradio_api/call/{name}", json={"data": data}, timeout=120)
+    r.raise_for_status()
+    r = session.get(f"{url}/gradio_api/call/{name}/{r.json()['event_id']}", timeout=900)
+    r.raise_for_status()
+    event = None
+    for line in r.text.splitlines():
+        if line.startswith("event: "):
+            event = line[7:].strip()
+        elif line.startswith("data: ") and event in ("complete", "error"):
+            if event == "error":
+                raise RuntimeError(f"error event: {line[6:200]}")
+            return json.loads(line[6:])
+    raise RuntimeError(f"no answer (last event {event!r})")
+
+
+def run_load(url: str, ask: Callable, clients: int, seconds: float, questions: Sequence[str],
+             auth: Any = None) -> dict:  # fmt: skip
+    """`clients` threads asking for `seconds`; every answer compared with the single-client one."""
+    import requests
+
+    with requests.Session() as s:
+        single = {q: ask(url, q, s, auth) for q in questions}
+    results: list[tuple[float, str]] = []  # (latency, error or "" or "different")
+    lock = threading.Lock()
+    start = time.monotonic()
+
+    def client(n: int) -> None:
+        rng = random.Random(n)
+        with requests.Session() as s:
+            while time.monotonic() - start < seconds:
+                q = rng.choice(questions)
+                t0 = time.perf_counter()
+                try:
+                    out = ask(url, q, s, auth)
+                    err = "" if out == single[q] else "different"
+                except Exception as exc:  # counted and reported
+                    err = repr(exc)[:200]
+                with lock:
+                    results.append((time.perf_counter() - t0, err))
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - start
+    ok = [lat for lat, err in results if not err]
+    return {
+        "clients": clients,
+        "seconds": round(elapsed, 1),
+        "requests": len(results),
+        "errors": sum(1 for _, e in results if e and e != "different"),
+        "different": sum(1 for _, e in results if e == "different"),
+        "first_errors": sorted({e for _, e in results if e})[:3],
+        "answers_per_s": round(len(ok) / elapsed, 1),
+        "p50_ms": round(1000 * statistics.median(ok), 1) if ok else None,
+        "p95_ms": round(1000 * pct(ok, 0.95), 1) if ok else None,
+    }
+
+
+def chat_turns(url: str, turns: int, auth: Any = None) -> dict:
+    """One browser session asking `turns` questions in a row; latency and bytes of each answer."""
+    from gradio_client import Client
+
+    client = Client(url, auth=auth, verbose=False)
+    lat, size = [], []
+    for i in range(turns):
+        q = QUESTIONS[i % 3]
+        client.predict(q, api_name="/add_question")
+        t0 = time.perf_counter()
+        out = client.predict(q, 5, [], "hybrid", api_name="/answer")
+        lat.append(time.perf_counter() - t0)
+        size.append(len(json.dumps(out)))
+
+    def window(i: int) -> dict:  # a few turns around turn i (1-based), to smooth out noise
+        sl = slice(max(0, i - 3), i + 2)
+        return {"turn": i, "median_ms": round(1000 * statistics.median(lat[sl]), 1),
+                "bytes": size[i - 1]}  # fmt: skip
+
+    return {"turns": turns, "early": window(3), "late": window(turns)}
+
+
+@click.group()
+@click.option("--url", default="http://127.0.0.1:7860", show_default=True)
+@click.option("--auth", help="user:password (QA_AUTH of the server)")
+@click.pass_context
+def main(ctx: click.Context, url: str, auth: str | None) -> None:
+    """Load a running qa app."""
+    ctx.obj = {"url": url.rstrip("/"), "auth": tuple(auth.split(":", 1)) if auth else None}
+
+
+@main.command()
+@click.option("--clients", default=20, show_default=True)
+@click.option("--seconds", default=60.0, show_default=True)
+@click.pass_obj
+def api(obj: dict, clients: int, seconds: float) -> None:
+    """POST /api/ask from many clients."""
+    click.echo(json.dumps(run_load(obj["url"], api_ask, clients, seconds, QUESTIONS, obj["auth"])))
+
+
+@main.command()
+@click.option("--clients", default=20, show_default=True)
+@click.option("--seconds", default=60.0, show_default=True)
+@click.pass_obj
+def ui(obj: dict, clients: int, seconds: float) -> None:
+    """The page's answer event (Gradio queue) from many clients (no QA_AUTH)."""
+    click.echo(json.dumps(run_load(obj["url"], ui_ask, clients, seconds, QUESTIONS)))
+
+
+@main.command()
+@click.option("--turns", default=300, show_default=True)
+@click.pass_obj
+def chat(obj: dict, turns: int) -> None:
+    """One long chat: turn 3 against the last turn."""
+    click.echo(json.dumps(chat_turns(obj["url"], turns, obj["auth"])))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,175 @@
+"""Conversations kept server-side: one `ChatSession` per browser session, `Conversations` for the API.
+
+Nothing here knows Gradio. A turn costs the same at turn 300 as at turn 3: each answer renders only
+its own message, and the page appends it to the log (the transcript is never re-sent).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from qa.config import Settings
+from qa.errors import QAError
+from qa.web import render
+
+log = logging.getLogger("qa.web")
+
+MAX_QUESTION_CHARS = 2000  # the same cut as the engine's; longer questions are refused at the edge
+
+
+def question_problem(question: object) -> str:
+    """Why a question is refused before it reaches the engine ('' when it is fine)."""
+    if not isinstance(question, str):
+        return "the question must be text"
+    if len(question) > MAX_QUESTION_CHARS:
+        return f"the question is too long ({len(question):,} characters; the limit is {MAX_QUESTION_CHARS:,})"
+    return ""
+
+
+def read_texts(settings: Settings, sources: Sequence[str]) -> dict[str, str | None]:
+    """Current text of each document (None when it cannot be read), through `read_document` only."""
+    from qa.corpus import read_document
+
+    out: dict[str, str | None] = {}
+    for s in dict.fromkeys(sources):
+        try:
+            out[s] = read_document(settings.corpus_dir, s).text
+        except QAError as exc:
+            log.warning("cannot read %s: %s", s, exc)
+            out[s] = None
+    return out
+
+
+@dataclass(frozen=True)
+class Click:
+    turn: int
+    kind: str
+    n: int
+
+
+def parse_click(data: object) -> Click | None:
+    """A citation click from the page ({turn, kind, cite}); None for anything else (lists, strings,
+    Infinity, NaN, huge numbers): the page's payload is untrusted."""
+    if not isinstance(data, dict):
+        return None
+    vals = []
+    for key in ("turn", "cite"):
+        v = data.get(key)
+        if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+            return None
+        try:
+            f = float(v)
+        except (TypeError, ValueError, OverflowError):
+            return None
+        if not math.isfinite(f) or f != int(f) or not 0 <= f < 1_000_000:
+            return None
+        vals.append(int(f))
+    kind = data.get("kind", "cite")
+    if kind not in ("cite", "closest"):
+        kind = "cite"  # the kind only picks a list, never a path
+    return Click(vals[0], kind, vals[1])
+
+
+class ChatSession:
+    """One browser session: its Conversation; messages are rendered one at a time."""
+
+    def __init__(self, engine: Any, settings: Settings) -> None:
+        from qa.chat import Conversation
+
+        self.settings = settings
+        self.conv = Conversation(engine)
+        self.seq = 0  # message counter: each rendered message is distinct, so the page appends it
+        self.lock = threading.Lock()  # one question at a time per conversation
+
+    def next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    def question(self, question: str) -> str:
+        """The question's echo (shown at once, before the answer)."""
+        q = question or ""
+        if len(q) > MAX_QUESTION_CHARS:
+            q = q[:200] + " …"  # never echo a huge paste back
+        return render.question_html(q, self.next_seq())
+
+    def ask(self, question: str, **kwargs: Any) -> tuple[str, str | None]:
+        """(the answer's message, the sources panel or None when the question failed)."""
+        problem = question_problem(question)
+        if problem:
+            return render.error_html(problem + ": shorten it", seq=self.next_seq()), None
+        try:
+            with self.lock:
+                a = self.conv.ask(question, **kwargs)
+        except QAError as exc:  # a typed error names its fix
+            return render.error_html(str(exc), seq=self.next_seq()), None
+        except Exception:  # the user sees a message; the trace goes to the server log
+            log.exception("answering %r failed", question[:200])
+            return render.error_html(render.UNEXPECTED, seq=self.next_seq()), None
+        turn = len(self.conv.turns) - 1
+        cites = a.citations or a.closest
+        texts = read_texts(self.settings, [c.source for c in cites])
+        gone = [c for c in a.citations if texts.get(c.source) is None]
+        msg = render.answer_html(a, turn, self.next_seq(), gone=gone)
+        return msg, render.sources_html(a, turn, texts)
+
+    def find(self, click: Click) -> Any | None:
+        turns = self.conv.turns
+        if not 0 <= click.turn < len(turns):
+            return None
+        a = turns[click.turn]
+        pool = a.closest if click.kind == "closest" else a.citations
+        return next((c for c in pool if c.id == click.n), None)
+
+    def open(self, turn: int, kind: str, n: int) -> tuple[str, str | None]:
+        """(document viewer, sources panel) for citation n of answer `turn`."""
+        from qa.corpus import read_document
+
+        click = parse_click({"turn": turn, "kind": kind, "cite": n})
+        c = self.find(click) if click else None
+        if c is None:
+            problem = "That citation is not in this conversation: ask again."
+            return render.document_html(None, None, problem=problem), None
+        a = self.conv.turns[click.turn]
+        texts = read_texts(self.settings, [x.source for x in a.citations or a.closest])
+        panel = render.sources_html(a, click.turn, texts, (click.kind, click.n))
+        try:
+            doc = read_document(self.settings.corpus_dir, c.source)
+        except QAError as exc:
+            return render.document_html(c, None, problem=str(exc)), panel
+        return render.document_html(c, doc.text, doc.title), panel
+
+
+class Conversations:
+    """API conversations by id: at most `limit` kept (least recently used dropped), thread-safe.
+    Each has its own lock: one question at a time per conversation, so turns stay in order."""
+
+    def __init__(self, engine: Any, limit: int = 1000) -> None:
+        from qa.chat import Conversation
+
+        self._new = lambda: Conversation(engine)
+        self._items: OrderedDict[str, tuple[Any, threading.Lock]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.limit = limit
+
+    def has(self, cid: str) -> bool:
+        with self._lock:
+            return cid in self._items
+
+    def get(self, cid: str | None) -> tuple[str, Any, threading.Lock]:
+        """(id, conversation, its lock): the known one, or a new one when `cid` is None or unknown."""
+        with self._lock:
+            if cid and cid in self._items:
+                self._items.move_to_end(cid)
+                return (cid, *self._items[cid])
+            cid = secrets.token_urlsafe(12)
+            self._items[cid] = (self._new(), threading.Lock())
+            while len(self._items) > self.limit:
+                self._items.popitem(last=False)
+            return (cid, *self._items[cid])
