@@ -83,14 +83,18 @@ class _Bar:
 
 @index_group.command("build")
 @click.option("--force", is_flag=True, help="Re-embed everything, ignoring the embedding cache.")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
+              help="Embed on Ray (docs/scale.md): alone, a local cluster; `auto`, the running one; or "
+                   "HOST:PORT / ray://HOST:PORT (default QA_RAY_ADDRESS).")
+@click.option("--ray-workers", type=click.IntRange(1), help="Ray embedding workers of one CPU (default: all CPUs).")
 @click.pass_context
 @handle_errors
-def index_build(ctx: click.Context, force: bool) -> None:
+def index_build(ctx: click.Context, force: bool, ray_address: str | None, ray_workers: int | None) -> None:
     """Build or update the index (only new or changed documents are embedded)."""
     from qa.embed import shared_embedder
     from qa.index import build_index
 
-    settings = _settings(ctx)
+    settings = _settings(ctx).with_(ray_address=ray_address, ray_workers=ray_workers)
     bar = _Bar()
     try:
         report = build_index(settings, shared_embedder(settings), bar, force=force)
@@ -336,14 +340,24 @@ def eval_cmd(ctx: click.Context, questions_file: str | None, beir_dir: str | Non
               help="Share of synthetic words taken from the corpus's vocabulary (the rest: a Zipf background); "
                    "1 is BM25's worst case.")
 @click.option("--workdir", type=click.Path(file_okay=False), help="Where temporary indexes go (default: system temp).")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
+              help="Only the Ray comparison (docs/scale.md): --texts real chunks built locally and by 1 and 2 "
+                   "Ray workers; alone, a local cluster; else `auto` or an address.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
 @handle_errors
 def bench(ctx: click.Context, chunks: int, texts: int, queries: int, no_langchain: bool, topic_share: float,
-          workdir: str | None, as_json: bool) -> None:
+          workdir: str | None, as_json: bool, ray_address: str | None = None) -> None:
     """Measure model load, build throughput vs raw encode, incremental rebuilds, latency, recall, memory."""
     from pathlib import Path
 
+    if ray_address is not None:  # the Ray part alone (qa/bench_ray.py)
+        from qa.bench_ray import format_ray_report, run_ray_bench
+
+        result = run_ray_bench(_settings(ctx).with_(ray_address=ray_address), texts=texts,
+                               log=lambda s: click.echo(s, err=True), workdir=Path(workdir) if workdir else None)
+        click.echo(json.dumps(result, indent=2) if as_json else format_ray_report(result))
+        return
     from qa.bench import format_report, run_bench
 
     result = run_bench(_settings(ctx), chunks=chunks, texts=texts, queries=queries, langchain=not no_langchain,
