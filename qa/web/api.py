@@ -28,6 +28,8 @@ def _models() -> tuple[type, type]:
         k: int | None = Field(default=None, ge=1, le=100)
         mode: str | None = Field(default=None, pattern="^(" + "|".join(MODES) + ")$")
         sources: list[str] | None = Field(default=None, max_length=1000)
+        since: str | None = Field(default=None, max_length=40)  # YYYY-MM-DD, publication dates
+        until: str | None = Field(default=None, max_length=40)
 
     class ChatBody(AskBody):
         conversation_id: str | None = Field(default=None, max_length=64)
@@ -64,7 +66,10 @@ def api_router(settings: Settings, engine: Any) -> Any:
             code = 413 if len(body.question) > MAX_QUESTION_CHARS else 422
             return error_response(code, problem, f"send at most {MAX_QUESTION_CHARS:,} characters")
         try:
-            return fn(body.question, k=body.k, sources=body.sources or None, mode=body.mode)
+            dates = {k: v for k, v in (("since", body.since), ("until", body.until)) if v}
+            return fn(
+                body.question, k=body.k, sources=body.sources or None, mode=body.mode, **dates
+            )
         except QAError as exc:
             return error_response(_status_for(exc), exc.message, exc.hint)
 

@@ -47,13 +47,15 @@ class Handlers:
         return "", sess.question(q), q, sess
 
     def answer(
-        self, question: str, sess: ChatSession | None, k: float, sources: Any, mode: str
-    ) -> tuple:
+        self, question: str, sess: ChatSession | None, k: float, sources: Any, mode: str,
+        since: str = "", until: str = "",
+    ) -> tuple:  # fmt: skip
         import gradio as gr
 
         sess = self.session(sess)
         srcs = [s for s in (sources or []) if isinstance(s, str)] or None
-        msg, panel = sess.ask(question, k=int(k), sources=srcs, mode=mode)
+        dates = {"since": (since or "").strip() or None, "until": (until or "").strip() or None}
+        msg, panel = sess.ask(question, k=int(k), sources=srcs, mode=mode, **dates)
         return msg, sess, gr.skip() if panel is None else panel
 
     def pick_example(self, sess: ChatSession | None, evt: Any) -> tuple:
@@ -141,13 +143,22 @@ def _settings_panel(gr: Any, settings: Settings, c: dict, choices: list) -> None
                                  elem_id="qa-mode")  # fmt: skip
         c["filter"] = gr.Dropdown(choices=choices, value=[], multiselect=True, elem_id="qa-filter",
                                   label="Search only these documents (empty: all)")  # fmt: skip
+        with (
+            gr.Row()
+        ):  # a date range filters the sources by publication date (undated ones drop out)
+            c["since"] = gr.Textbox(
+                label="Published since (YYYY-MM-DD)", elem_id="qa-since", max_length=40
+            )
+            c["until"] = gr.Textbox(
+                label="Published until (YYYY-MM-DD)", elem_id="qa-until", max_length=40
+            )
         with gr.Row():
             c["rebuild"] = gr.Button("Rebuild index", elem_id="qa-rebuild", scale=1)
             c["note"] = gr.HTML("", elem_id="qa-rebuild-note", min_height=48)
 
 
 def _wire(gr: Any, h: Handlers, c: dict) -> None:
-    ask_in = [c["pending"], c["sess"], c["k"], c["filter"], c["mode"]]
+    ask_in = [c["pending"], c["sess"], c["k"], c["filter"], c["mode"], c["since"], c["until"]]
     ask_out = [c["chat"], c["sess"], c["sources"]]
     echo_out = [c["box"], c["chat"], c["pending"], c["sess"]]
     for trigger in (c["box"].submit, c["ask"].click):

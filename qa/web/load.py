@@ -39,7 +39,7 @@ def api_ask(url: str, question: str, session: Any, auth: Any = None) -> dict:
 
 def ui_ask(url: str, question: str, session: Any, auth: Any = None) -> Any:
     """One question through the page's `answer` event over Gradio's HTTP API (a first turn)."""
-    return ui_call(url, "answer", [question, 5, [], "hybrid"], session)
+    return ui_call(url, "answer", [question, 5, [], "hybrid", "", ""], session)
 
 
 def ui_call(url: str, name: str, data: list, session: Any = None) -> Any:
@@ -117,7 +117,7 @@ def chat_turns(url: str, turns: int, auth: Any = None) -> dict:
         q = QUESTIONS[i % 3]
         client.predict(q, api_name="/add_question")
         t0 = time.perf_counter()
-        out = client.predict(q, 5, [], "hybrid", api_name="/answer")
+        out = client.predict(q, 5, [], "hybrid", "", "", api_name="/answer")
         lat.append(time.perf_counter() - t0)
         size.append(len(json.dumps(out)))
 

@@ -133,22 +133,22 @@ class DocMeta:
     url: str = ""
 
 
-def doc_meta(c: Any) -> DocMeta | None:
-    """A citation's article metadata, or None when the index carries none (an older index)."""
+def doc_meta(c: Any, known: dict | None = None) -> DocMeta | None:
+    """A citation's article metadata (its own fields, else `known`, the index manifest's entry), or
+    None when neither carries any (an index built before metadata existed)."""
     keys = ("published", "outlet", "author", "url")
-    if not any(hasattr(c, k) or (isinstance(c, dict) and k in c) for k in keys):
+    known = known or {}
+    if not any(hasattr(c, k) for k in keys) and not any(k in known for k in (*keys, "date_source")):
         return None
-    get = c.get if isinstance(c, dict) else lambda k, d=None: getattr(c, k, d)
-    url = str(get("url", "") or "")
+
+    def get(k: str) -> str:
+        return str(getattr(c, k, None) or known.get(k) or "")
+
+    url = get("url")
     if urlsplit(url).scheme not in ("http", "https"):
         url = ""  # never a javascript: or file: link
-    return DocMeta(
-        published=str(get("published", "") or ""),
-        file_date=get("date_source", "") == "file mtime",
-        outlet=str(get("outlet", "") or ""),
-        author=str(get("author", "") or ""),
-        url=url,
-    )
+    file_date = (getattr(c, "date_source", None) or known.get("date_source")) == "file mtime"
+    return DocMeta(get("published"), file_date, get("outlet"), get("author"), url)
 
 
 def _figure_dict(fig: Any) -> dict:
@@ -248,9 +248,9 @@ def _passage_of(c: Any) -> tuple[int, int]:
     return c.start, c.end
 
 
-def source_item(c: Any, text: str | None, active: bool = False) -> dict:
+def source_item(c: Any, text: str | None, active: bool = False, known: dict | None = None) -> dict:
     """One entry of the sources panel: the passage around the quote, the quote marked."""
-    item = {"c": c, "active": active, "meta": doc_meta(c), "h": None, "note": GONE}
+    item = {"c": c, "active": active, "meta": doc_meta(c, known), "h": None, "note": GONE}
     span = locate(text, c)
     if span is None or text is None:
         return item
@@ -271,8 +271,11 @@ def sources_html(
     turn: int,
     texts: dict[str, str | None],
     active: tuple[str, int] | None = None,
+    metas: dict[str, dict] | None = None,
 ) -> str:
-    """The sources panel for one answer: its citations, or its closest passages when it abstained."""
+    """The sources panel for one answer: its citations, or its closest passages when it abstained.
+
+    `metas`: the index's metadata of each document (date source, ...), by document."""
     if answer is None:
         empty = (
             "The passages an answer quotes appear here, the quoted words highlighted. "
@@ -284,17 +287,23 @@ def sources_html(
     else:
         kind, head = "closest", "Closest, but not an answer"
         cites = list(getattr(answer, "closest", []) or [])
-    items = [source_item(c, texts.get(c.source), active == (kind, c.id)) for c in cites]
+    metas = metas or {}
+    items = [
+        source_item(c, texts.get(c.source), active == (kind, c.id), metas.get(c.source))
+        for c in cites
+    ]
     empty = "" if items else "No passages."
     return render("sources.html", head=head, empty=empty, items=items, turn=turn, kind=kind)
 
 
-def document_html(c: Any | None, text: str | None, title: str = "", problem: str = "") -> str:
+def document_html(
+    c: Any | None, text: str | None, title: str = "", problem: str = "", known: dict | None = None
+) -> str:
     """The full document of citation `c`, the quoted span highlighted (the page scrolls to it)."""
     if c is None:
         return render("document.html", c=None, problem=problem)
     span = locate(text, c)
-    ctx = {"c": c, "title": title, "meta": doc_meta(c), "h": None, "problem": problem}
+    ctx = {"c": c, "title": title, "meta": doc_meta(c, known), "h": None, "problem": problem}
     if text is None or span is None:
         why = problem or "the quoted passage is no longer in this document: rebuild the index"
         return render("document.html", note=why, **ctx)

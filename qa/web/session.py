@@ -88,6 +88,19 @@ class ChatSession:
         self.seq = 0  # message counter: each rendered message is distinct, so the page appends it
         self.lock = threading.Lock()  # one question at a time per conversation
 
+    def metas(self, sources: Sequence[str]) -> dict[str, dict]:
+        """The index's metadata of these documents (published, outlet, date_source, ...)."""
+        try:
+            docs = self.conv.engine.index.documents
+        except QAError:
+            return {}
+        out = {}
+        for s in sources:
+            entry = docs.get(s) if isinstance(docs, dict) else None
+            if isinstance(entry, dict):
+                out[s] = entry["meta"] if isinstance(entry.get("meta"), dict) else entry
+        return out
+
     def next_seq(self) -> int:
         self.seq += 1
         return self.seq
@@ -117,7 +130,7 @@ class ChatSession:
         texts = read_texts(self.settings, [c.source for c in cites])
         gone = [c for c in a.citations if texts.get(c.source) is None]
         msg = render.answer_html(a, turn, self.next_seq(), gone=gone)
-        return msg, render.sources_html(a, turn, texts)
+        return msg, render.sources_html(a, turn, texts, metas=self.metas(list(texts)))
 
     def find(self, click: Click) -> Any | None:
         turns = self.conv.turns
@@ -138,12 +151,14 @@ class ChatSession:
             return render.document_html(None, None, problem=problem), None
         a = self.conv.turns[click.turn]
         texts = read_texts(self.settings, [x.source for x in a.citations or a.closest])
-        panel = render.sources_html(a, click.turn, texts, (click.kind, click.n))
+        metas = self.metas(list(texts))
+        panel = render.sources_html(a, click.turn, texts, (click.kind, click.n), metas)
+        known = metas.get(c.source)
         try:
             doc = read_document(self.settings.corpus_dir, c.source)
         except QAError as exc:
-            return render.document_html(c, None, problem=str(exc)), panel
-        return render.document_html(c, doc.text, doc.title), panel
+            return render.document_html(c, None, problem=str(exc), known=known), panel
+        return render.document_html(c, doc.text, doc.title, known=known), panel
 
 
 class Conversations:

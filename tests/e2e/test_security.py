@@ -158,6 +158,8 @@ def test_hostile_corpus_text_is_escaped_in_api_answers(app):
         5,
         [],
         "hybrid",
+        "",
+        "",
         api_name="/answer",
     )
     html = str(chat) + str(panel)

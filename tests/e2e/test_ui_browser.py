@@ -27,6 +27,14 @@ HOSTILE = (
     '<img src=x onerror="window.__pwned=2"> Template text ${7*7} and {{7*7}} and $$x$$ and **stars**.\n'
 )
 
+DATED_NAME = "zz_bridge.md"
+DATED = (
+    "---\ntitle: Harbour bridge reopens\ndate: 2024-03-05\noutlet: Harbour Gazette\n"
+    "author: Jane Roe\nurl: https://example.org/bridge\n---\n"
+    "The old harbour bridge reopened to traffic on Tuesday after eight months of repairs, "
+    "the city council said. Engineers replaced the rusted cables and the deck.\n"
+)
+
 
 def shown(fragment: str) -> str:
     return "".join(parse(fragment).text)
@@ -132,7 +140,11 @@ CHROMIUM_ARGS = [
 def app_server(tmp_path_factory):
     """The app on a free 127.0.0.1 port over a copy of the seed corpus plus a hostile document, with
     a password (QA_AUTH); no index yet (the app builds it)."""
-    home = make_home(tmp_path_factory.mktemp("ui"), files={HOSTILE_NAME: HOSTILE}, copy_corpus=True)
+    home = make_home(
+        tmp_path_factory.mktemp("ui"),
+        files={HOSTILE_NAME: HOSTILE, DATED_NAME: DATED},
+        copy_corpus=True,
+    )
     proc = AppProcess(home, QA_AUTH=":".join(AUTH))
     try:
         yield {"url": proc.url + "/", "home": home, "log": proc.log, "proc": proc}
@@ -230,7 +242,7 @@ def assert_visible_in_viewer(pg, mark) -> None:
 
 @pytest.mark.slow
 def test_question_gets_cited_answer_sources_and_highlighted_document(page, app_server):
-    assert "indexed 5 documents" in app_server["log"].read_text()  # the app built the missing index
+    assert "indexed 6 documents" in app_server["log"].read_text()  # the app built the missing index
     assert page.get_by_text(
         "How many troops were deployed?"
     ).first.is_visible()  # examples on the empty chat
@@ -391,6 +403,40 @@ def test_hostile_document_and_question_render_as_text(page, app_server):
 
 
 @pytest.mark.slow
+def test_sources_show_date_outlet_and_url_and_the_date_range_filters(page, app_server):
+    """Issue 12: the panel and the viewer show the article's date, outlet, author and URL (or that
+    the date is unknown); the date range leaves out sources published outside it."""
+    reply = ask(page, "When did the harbour bridge reopen?")
+    item = page.locator(f'#qa-sources .qa-source[data-source="{DATED_NAME}"]').first
+    meta = item.locator(".qa-docmeta")
+    assert "2024-03-05" in meta.inner_text() and "Harbour Gazette" in meta.inner_text()
+    assert "Jane Roe" in meta.inner_text()
+    assert meta.locator("a.qa-url").get_attribute("href") == "https://example.org/bridge"
+    link = reply.locator("a.qa-cite").first
+    open_viewer_mark(page, link)
+    assert "Harbour Gazette" in page.locator("#qa-doc .qa-doc-head").inner_text()
+    for other in page.locator(
+        "#qa-sources .qa-source"
+    ).all():  # every source says its date or its lack
+        text = other.locator(".qa-docmeta").inner_text()
+        assert re.search(r"\d{4}-\d\d-\d\d|date unknown", text), text
+
+    page.click("#qa-settings button, #qa-settings .label-wrap")
+    page.fill("#qa-since textarea, #qa-since input", "2025-01-01")
+    reply = ask(page, "When did the harbour bridge reopen?")
+    cited = {x.get_attribute("data-source") for x in page.locator("#qa-sources .qa-source").all()}
+    assert DATED_NAME not in cited and "Harbour Gazette" not in reply.inner_text()
+    page.fill("#qa-since textarea, #qa-since input", "2024-03-01")
+    page.fill("#qa-until textarea, #qa-until input", "2024-03-31")
+    reply = ask(page, "When did the harbour bridge reopen?")
+    cited = {x.get_attribute("data-source") for x in page.locator("#qa-sources .qa-source").all()}
+    assert cited == {DATED_NAME}
+    page.fill("#qa-since textarea, #qa-since input", "")
+    page.fill("#qa-until textarea, #qa-until input", "")
+    page.click("#qa-settings button, #qa-settings .label-wrap")
+
+
+@pytest.mark.slow
 def test_source_filter_and_rebuild_index(page, app_server):
     """Runs last: it adds a document to the served corpus."""
     page.click("#qa-settings button, #qa-settings .label-wrap")
@@ -420,8 +466,8 @@ def test_source_filter_and_rebuild_index(page, app_server):
         "() => document.querySelector('#qa-status')?.textContent.includes('fresh')"
     )
     status = page.locator("#qa-status").inner_text()
-    assert "6 documents" in status
-    assert "Indexed 6 documents" in page.locator("#qa-rebuild-note").inner_text()
+    assert "7 documents" in status
+    assert "Indexed 7 documents" in page.locator("#qa-rebuild-note").inner_text()
     shot(page, "ui-rebuilt")
     reply = ask(page, "How big was the barley harvest in the northern valley?")
     assert "largest in a decade" in reply.inner_text()

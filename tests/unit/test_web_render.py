@@ -178,6 +178,11 @@ def test_sources_and_viewer_show_article_metadata_or_say_it_is_missing():
     assert "date unknown" in text_of(view) and "javascript" not in view and "<a " not in view
     mtime = _cite(text, 0, 14, published="2024-01-02", date_source="file mtime")
     assert "2024-01-02 (file date)" in text_of(document_html(mtime, text))
+    # the date's source may come from the index manifest's entry instead of the citation
+    dated = _cite(text, 0, 14, published="2024-01-02")
+    known = {"published": "2024-01-02", "date_source": "file mtime", "outlet": "Wire"}
+    view = text_of(document_html(dated, text, known=known))
+    assert "2024-01-02 (file date)" in view and "Wire" in view
 
 
 def test_status_line_from_index_status():
