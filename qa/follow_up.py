@@ -19,7 +19,7 @@ import re
 from collections.abc import Sequence
 
 from qa.answer.names import is_acronym, question_names
-from qa.answer.words import phrases, word_set
+from qa.answer.words import phrases, word_set, word_union
 
 _TOKEN = re.compile(r"[\w'’]+(?:-[\w'’]+)*")
 
@@ -69,7 +69,7 @@ def is_follow_up(question: str) -> bool:
         return True
     if question_names(question) and not pronouns:
         return False  # names its own subject: self-contained
-    fn = word_set("function_words") | word_set("personal_pronouns") | word_set("demonstratives")
+    fn = word_union("function_words", "personal_pronouns", "demonstratives")
     content = [w for w in words if w not in fn]
     return bool(pronouns) or bool(set(words) & word_set("demonstratives")) or len(content) <= 1
 
@@ -91,7 +91,7 @@ def plural_phrase(text: str) -> str:
 
 
 def _plural_phrases(text: str) -> list[tuple[str, bool]]:
-    fn = word_set("function_words") | word_set("auxiliaries")
+    fn = word_union("function_words", "auxiliaries")
     toks = list(_TOKEN.finditer(text))
     out = []
     for i, m in enumerate(toks):

@@ -14,8 +14,10 @@ The rules, each testable on tiny texts:
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -29,6 +31,7 @@ from qa.answer.figures import (
     stem,
 )
 from qa.answer.similar import closeness
+from qa.answer.words import word_union
 
 MAX_CANDIDATES = 40  # best-scoring sentences searched for figures
 SYNONYM = 0.7  # MiniLM cosine of two counted words above which they count the same thing
@@ -98,6 +101,9 @@ class Scope:
     rows: list[list[Found]] = field(
         default_factory=list
     )  # one list per distinct value (copies merged)
+    shown_subject: str = (
+        ""  # the subject when it is surely a name (not only a sentence's first word)
+    )
 
     @property
     def dated(self) -> bool:
@@ -182,6 +188,8 @@ def _doc_facts(index, doc_id: str) -> tuple[str, str, str]:
 def matches(f: Figure, a: Asked, close: Mapping[tuple[str, str], float] | None = None) -> bool:
     """Does figure `f` count what question `a` asks for? (unit, counted thing, subject, event)."""
     close = close or {}
+    if a.unit == "any":
+        return any(matches(f, replace(a, unit=u), close) for u in ("count", "money", "percent"))
     if f.unit != a.unit and not (a.unit == "money" and f.quantity.kind == "money"):
         return False
     counted = content_stems(f.counted) | ({f.key} if f.key else set())
@@ -192,8 +200,7 @@ def matches(f: Figure, a: Asked, close: Mapping[tuple[str, str], float] | None =
         ):
             return False  # "Ukrainian soldiers" asked, "North Korean soldiers" given
     if a.unit != "count":
-        names = {stem(w) for w in a.what.split() if w[:1].isupper()}
-        return bool((a.stems - names - {"percentag", "percent"}) & (f.context | counted))
+        return _about(a, f.context | counted)
     verbs = a.stems - {a.key} - content_stems(a.noun)
     if a.key:
         elided = not f.counted or f.counted.split()[-1].lower().endswith(
@@ -213,7 +220,38 @@ def matches(f: Figure, a: Asked, close: Mapping[tuple[str, str], float] | None =
         ):  # "wounded" asked: "killed" or "killed or wounded" is another count
             return f.participles <= a.stems
         return True
-    return bool(verbs & (counted | f.participles))
+    return _about(a, counted | f.participles | f.context)
+
+
+def _about(a: Asked, stems: frozenset[str]) -> bool:
+    """The figure's clause shares the question's topic: two of its words (or all, when it has fewer)."""
+    topic = _topic(a)
+    return bool(topic) and len(topic & stems) >= min(2, len(topic))
+
+
+def _topic(a: Asked) -> frozenset[str]:
+    """What a question is about: its content stems without names, periods, reporting and money words
+    ("How much did Acme pay its chief executive last year?" -> chief, executive); with the money
+    words when nothing else is left ("How much was Norveta fined?" -> fine)."""
+    names = {stem(w) for w in re.findall(r"[\w'’-]+", a.what) if w[:1].isupper()}
+    base = a.stems - names - _stems_of(*_NOT_TOPIC)
+    topic = frozenset(w for w in base - _stems_of("money_words") if len(w) > 3)
+    return topic or frozenset(base)
+
+
+_NOT_TOPIC = (
+    "time_units",
+    "period_words",
+    "latest_words",
+    "percent_question_words",
+    "quantity_phrases",
+    "attribution_words",
+)
+
+
+@functools.cache
+def _stems_of(*lists: str) -> frozenset[str]:
+    return frozenset(stem(p) for w in word_union(*lists) for p in w.split())
 
 
 def _event_stems(a: Asked) -> frozenset[str]:
@@ -262,7 +300,13 @@ def figure_block(
     close = {(a.key, k): near.get(w.lower(), 0.0) for k, w in heads.items()}
     kept = [f for f in found if matches(f.figure, a, close)]
     same = {k for (_, k), c in close.items() if c >= SYNONYM} | {a.key}
-    return FigureBlock(a, _scopes(kept, a, same), latest=a.latest)
+    names = {w for i in {f.sentence for f in kept} for w in _inner_capitals(sentences[i].text)}
+    return FigureBlock(a, _scopes(kept, a, same, names), latest=a.latest)
+
+
+def _inner_capitals(text: str) -> set[str]:
+    """Capitalised words not opening the sentence: names for sure ("Samsung" in "... said Samsung")."""
+    return set(re.findall(r"(?<=[\w,;:] )[A-Z][\w'’-]*", text))
 
 
 def _value_key(f: Found) -> tuple[float, float, str]:
@@ -281,7 +325,7 @@ def _independent(row: Sequence[Found]) -> list[Found]:
     return out
 
 
-def _scopes(found: Sequence[Found], a: Asked, same: set[str]) -> list[Scope]:
+def _scopes(found: Sequence[Found], a: Asked, same: set[str], names: set[str]) -> list[Scope]:
     """Figures grouped by what they count (`same`: keys counting the asked thing), subject and period."""
     by_scope: dict[tuple[str, str, str, str], Scope] = {}
     for f in found:
@@ -297,6 +341,11 @@ def _scopes(found: Sequence[Found], a: Asked, same: set[str]) -> list[Scope]:
         else:
             scope.rows.append([f])
     scopes = list(by_scope.values())
+    for s in scopes:
+        s.shown_subject = s.subject if (" " in s.subject or s.subject in names) else ""
+    if len({s.thing for s in scopes}) < 2:
+        for s in scopes:
+            s.thing = ""  # all count the same thing: no need to say what each counts
     for s in scopes:
         s.rows.sort(
             key=lambda r: (r[0].as_of or "", r[0].figure.quantity.low, r[0].figure.quantity.high)
@@ -349,8 +398,8 @@ def _item_text(
         parts.append(s.thing)
     if s.period and not in_header:
         parts.append(_lower_first(s.period))
-    if many_subjects and s.subject:
-        parts.append(f"({s.subject})")
+    if many_subjects and s.shown_subject:
+        parts.append(f"({s.shown_subject})")
     if dated and row[0].as_of:
         parts.append(f"as of {row[0].as_of}")
     return " ".join(parts)
@@ -402,7 +451,7 @@ def render(block: FigureBlock, numbering: Mapping[int, int]) -> str:
             p
             for p in (
                 _lower_first(s.period),
-                f"for {s.subject}" if many_subjects and s.subject else "",
+                f"for {s.shown_subject}" if many_subjects and s.shown_subject else "",
             )
             if p
         )

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, replace
 
 from qa.answer.quantities import Quantity, parse_quantities
-from qa.answer.words import phrases, word_set, words
+from qa.answer.words import phrases, word_set, word_union, words
 
 WORD = re.compile(r"[\w'’]+(?:-[\w'’]+)*")
 CLAUSE_BREAK = re.compile(r"[;:!?()]|,(?!\d{3})|\.(?:\s|$)|\s[-–—]\s")
@@ -134,7 +134,7 @@ def _window(sentence: str, q: Quantity, lo: int, hi: int) -> tuple[str, str]:
 
 def _counted_after(after: str) -> list[str]:
     """The noun phrase right after a number: "engineers", "dead North Korean soldiers", "killed or wounded"."""
-    fn, stops = word_set("function_words"), word_set("period_words") | word_set("time_units")
+    fn, stops = word_set("function_words"), word_union("period_words", "time_units")
     toks = WORD.findall(after)
     if toks and toks[0].lower().startswith("-"):
         toks = toks[1:]
@@ -156,18 +156,28 @@ def _counted_after(after: str) -> list[str]:
         if run and low.endswith(("ing", "ed")) and run[-1].lower() != "or" and not t[:1].isupper():
             break  # "engineers working on ...": the verb after the noun
         run.append(t)
-        if len(run) >= MAX_COUNTED_WORDS:
-            break
+        if len(run) >= MAX_COUNTED_WORDS or _plural(t):
+            break  # "beds set aside": the plural noun ends the phrase
     while run and run[-1].lower() == "or":
         run.pop()
     return run
+
+
+def _plural(word: str) -> bool:
+    low = word.lower()
+    return (
+        len(low) > 3
+        and low.endswith("s")
+        and not low.endswith(("ss", "us", "is"))
+        and word[:1].islower()
+    )
 
 
 def _counted_before(before: str, at_start: bool) -> str:
     """For a number with nothing counted after it, the nearest content word before ("revenue rose 12%").
 
     Capitalised words are names, except the sentence's first word (`at_start`: `before` opens the sentence)."""
-    skip = word_set("linking_words") | word_set("function_words") | word_set("qualifiers")
+    skip = word_union("linking_words", "function_words", "qualifiers")
     toks = WORD.findall(before)
     for i in range(len(toks) - 1, -1, -1):
         t = toks[i]
@@ -179,9 +189,7 @@ def _counted_before(before: str, at_start: bool) -> str:
 
 def _names(text: str) -> list[tuple[int, str]]:
     """Capitalised phrases ("North Korea", "Samsung") with their start, months and weekdays left out."""
-    skip = (
-        word_set("function_words") | word_set("weekdays") | _month_names() | word_set("name_stop")
-    )
+    skip = _name_skip()
     out: list[tuple[int, str]] = []
     for m in re.finditer(r"(?:[A-Z][\w'’.-]*(?:\s+(?:of\s+)?(?=[A-Z]))?)+", text):
         words_ = [w for w in m.group().split() if w.lower().strip(".") not in skip]
@@ -190,6 +198,11 @@ def _names(text: str) -> list[tuple[int, str]]:
                 (m.start(), " ".join(words_).rstrip(".").removesuffix("'s").removesuffix("’s"))
             )
     return out
+
+
+@functools.cache
+def _name_skip() -> frozenset[str]:
+    return word_union("function_words", "weekdays", "name_stop") | _month_names()
 
 
 @functools.cache
@@ -215,14 +228,16 @@ def _subject(sentence: str, clause_before: str, q: Quantity) -> str:
     return ""
 
 
-def sentence_figures(sentence: str) -> list[Figure]:
-    """Every figure of a sentence with its scope; numbers inside period phrases and bare years left out."""
+@functools.lru_cache(maxsize=65536)
+def sentence_figures(sentence: str) -> tuple[Figure, ...]:
+    """Every figure of a sentence with its scope; numbers inside period phrases and bare years left out.
+
+    Cached by text: the same retrieved sentences come back question after question."""
+    qs = [q for q in parse_quantities(sentence) if not q.year]
+    if not qs:
+        return ()
     spans = periods(sentence)
-    qs = [
-        q
-        for q in parse_quantities(sentence)
-        if not q.year and not any(a <= q.start < b for a, b, _ in spans)
-    ]
+    qs = [q for q in qs if not any(a <= q.start < b for a, b, _ in spans)]
     out = []
     for i, q in enumerate(qs):
         lo = qs[i - 1].end if i else 0
@@ -240,7 +255,7 @@ def sentence_figures(sentence: str) -> list[Figure]:
                 ),
             )
             out.append(fig)
-    return out
+    return tuple(out)
 
 
 def _figure(
@@ -254,7 +269,7 @@ def _figure(
         else _counted_before(before, not sentence[: q.start - len(before)].strip())
     )
     key_word = run[-1] if run else counted
-    if not counted and prev and prev.quantity.kind == q.kind and not content_stems(before):
+    if not counted and prev and prev.counted and not content_stems(before):
         counted, key_word = (
             prev.counted,
             prev.counted.split()[-1],
@@ -285,7 +300,7 @@ def _is_participle(word: str) -> bool:
 
 
 def _participles(text: str) -> frozenset[str]:
-    skip = word_set("linking_words") | word_set("function_words") | word_set("attribution_words")
+    skip = word_union("linking_words", "function_words", "attribution_words")
     return frozenset(
         stem(w)
         for w in WORD.findall(text)
@@ -311,7 +326,7 @@ def _period_for(spans, lo: int, hi: int, q: Quantity, first: int) -> str:
 class Asked:
     """The quantity a question asks for."""
 
-    unit: str  # "count", "money", "percent"
+    unit: str  # "count", "money", "percent", or "any" ("by how much", "how big")
     noun: str  # the asked noun phrase as written ("engineers"); "" when the question names none
     key: str  # stem of its head word
     stems: frozenset[str]  # content stems of the whole question
@@ -359,12 +374,14 @@ def asked(question: str) -> Asked | None:
     qwords = set(WORD.findall(low))
     if qwords & word_set("percent_question_words") or "%" in q:
         unit = "percent"
-    elif (
-        found == "how much" and not run or qwords & word_set("money_words") and found != "how many"
-    ):
+    elif qwords & word_set("money_words") and found != "how many":
         unit = "money"
-    else:
+    elif found == "how many" or (
+        run and found not in ("how much", "how large", "how big", "how high")
+    ):
         unit = "count"
+    else:
+        unit = "any"  # "by how much did water use rise?", "how big is the budget?"
     if run and unit == "money" and run[-1].lower() in word_set("money_words"):
         run = []
     noun = " ".join(run)

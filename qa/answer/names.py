@@ -17,7 +17,7 @@ import weakref
 from dataclasses import dataclass
 
 from qa.answer.figures import stem
-from qa.answer.words import word_set
+from qa.answer.words import word_union
 
 _TOKEN = re.compile(r"[\w'’]+(?:-[\w'’]+)*")
 _ACRONYM = re.compile(r"^(?:[A-Z]{2,}|[A-Z](?:\.[A-Z])+\.?)(?:s|'s|’s)?$")
@@ -33,7 +33,7 @@ def question_names(question: str) -> list[str]:
 
     Acronyms, function words and number words are not names.
     """
-    skip = word_set("function_words") | word_set("name_stop")
+    skip = word_union("function_words", "name_stop")
     toks = [(m.start(), m.group()) for m in _TOKEN.finditer(question)]
     out: list[str] = []
     run: list[str] = []

@@ -24,6 +24,12 @@ def word_set(name: str) -> frozenset[str]:
     return frozenset(w.lower() for w in words()[name])
 
 
+@functools.cache
+def word_union(*names: str) -> frozenset[str]:
+    """Several lists of the word file as one set, lower case (cached: rules call this per word)."""
+    return frozenset().union(*(word_set(n) for n in names))
+
+
 def phrases(name: str) -> tuple[str, ...]:
     """One list of the word file, longest phrase first (for prefix and suffix matching)."""
     return tuple(sorted(words()[name], key=len, reverse=True))
