@@ -219,16 +219,10 @@ def _document_entries(docs: list[Document], chunks: list[Chunk], stats: dict) ->
 
 
 def _same_story(docs: list[Document]) -> dict[str, str]:
-    """doc id -> the document it repeats, when the corpus package offers `group_duplicates`."""
-    try:
-        from qa.corpus import group_duplicates  # type: ignore[attr-defined]
-    except ImportError:
-        return {}
-    out: dict[str, str] = {}
-    for group in group_duplicates(docs) or []:
-        ids = [getattr(d, "doc_id", d) for d in group]
-        out.update({i: ids[0] for i in ids[1:]})
-    return out
+    """doc id -> the document whose story it repeats (syndicated copies; `qa.corpus.group_duplicates`)."""
+    from qa.corpus import group_duplicates
+
+    return dict(group_duplicates(docs))
 
 
 def _file_stat(doc_id: str, stats: dict) -> tuple[int, int]:

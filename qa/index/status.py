@@ -75,23 +75,20 @@ class IndexStatus:
 
 
 def corpus_snapshot(corpus_dir: Path) -> dict[str, list[int] | None]:
-    """[size, mtime_ns] of every corpus file by NFC relative name (None: listed but not readable,
-    e.g. hidden). Costs a directory walk and a stat per file; reads no file."""
-    from qa import corpus
+    """[size, mtime_ns] of every corpus file by its name as `load_corpus` gives it (None: listed
+    but not read, e.g. hidden). Costs a directory walk and a stat per file; reads no file."""
+    from qa.corpus import name_problem, scan_corpus
 
-    scan = getattr(corpus, "scan_corpus", None)
-    files, unread = scan(corpus_dir) if scan else (corpus.corpus_files(corpus_dir), [])
+    files, unread = scan_corpus(corpus_dir)
     out: dict[str, list[int] | None] = {s.name: None for s in unread}
     for p in files:
-        rel = corpus.name_problem(p.relative_to(corpus_dir).as_posix())[
-            0
-        ]  # as load_corpus names it
+        name = name_problem(p.relative_to(corpus_dir).as_posix())[0]
         try:
             st = p.lstat()
         except OSError:
-            out[rel] = None
+            out[name] = None
             continue
-        out[rel] = [st.st_size, st.st_mtime_ns]
+        out[name] = [st.st_size, st.st_mtime_ns]
     return out
 
 

@@ -155,3 +155,26 @@ def test_document_metadata_reaches_the_manifest_and_the_status(tmp_path, fake_em
     by = {d.doc_id: d for d in index_status(s).documents}
     assert by["harbour.md"].meta == meta
     assert by["alpha.txt"].meta == read_manifest(s.index_dir).documents["alpha.txt"]["meta"]
+
+
+STORY = (
+    "The city council approved the new tram line on Monday after a long debate about its cost, "
+    "and construction of the first section along the river is planned to start next spring."
+)
+
+
+def test_a_syndicated_copy_names_its_original_in_the_manifest_and_status(tmp_path, fake_embedder):
+    files = {
+        "courier.md": "---\ntitle: Tram line approved\ndate: 2024-03-01\n---\n" + STORY + "\n",
+        "gazette.md": "---\ntitle: Council backs tram\ndate: 2024-03-02\n---\n"
+        + STORY
+        + " Related: buses.\n",
+        **DOCS,
+    }
+    s = settings_for(make_home(tmp_path, files))
+    build_index(s, fake_embedder)
+    docs = read_manifest(s.index_dir).documents
+    assert docs["gazette.md"]["same_story_as"] == "courier.md"  # the earlier publication
+    assert "same_story_as" not in docs["courier.md"] and "same_story_as" not in docs["alpha.txt"]
+    by = {d.doc_id: d for d in index_status(s).documents}
+    assert by["gazette.md"].meta["same_story_as"] == "courier.md"
