@@ -180,8 +180,10 @@ def _doc_facts(index, doc_id: str) -> tuple[str, str, str]:
         return "", doc_id, doc_id
     nested = meta.get("meta") if isinstance(meta.get("meta"), dict) else {}
     published = str(meta.get("published") or nested.get("published") or "")[:10]
+    if (meta.get("date_source") or nested.get("date_source")) == "file mtime":
+        published = ""  # a file's modification time says nothing about when a figure held
     story = str(meta.get("same_story_as") or nested.get("same_story_as") or doc_id)
-    outlet = str(meta.get("outlet") or nested.get("outlet") or doc_id)
+    outlet = str(meta.get("outlet") or nested.get("outlet") or "")
     return published, story, outlet
 
 
@@ -367,9 +369,13 @@ def _cites(row: Sequence[Found], numbering: Mapping[int, int]) -> tuple[int, ...
 
 def _also_in(row: Sequence[Found]) -> tuple[str, ...]:
     firsts = {id(f) for f in _independent(row)}
-    cited = {f.outlet for f in row if id(f) in firsts}
+    cited = {f.outlet or f.doc_id for f in row if id(f) in firsts}
     return tuple(
-        dict.fromkeys(f.outlet for f in row if id(f) not in firsts and f.outlet not in cited)
+        dict.fromkeys(
+            f.outlet or f.doc_id
+            for f in row
+            if id(f) not in firsts and (f.outlet or f.doc_id) not in cited
+        )
     )
 
 
@@ -401,7 +407,7 @@ def _item_text(
     if many_subjects and s.shown_subject:
         parts.append(f"({s.shown_subject})")
     if dated and row[0].as_of:
-        parts.append(f"as of {row[0].as_of}")
+        parts.append(f"as of {row[0].as_of}" + (f" ({row[0].outlet})" if row[0].outlet else ""))
     return " ".join(parts)
 
 

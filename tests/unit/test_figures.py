@@ -251,3 +251,18 @@ def test_no_figures_block_on_why_and_how_questions():
     s = sents(("a", "Sales fell 5% because prices rose."))
     assert block("Why did sales fall?", s) == (None, "")
     assert block("How did the company respond?", s) == (None, "")
+
+
+def test_timeline_names_outlets_and_ignores_file_dates():
+    s = sents(("old", "Officials counted 120 cases."), ("new", "Officials counted 150 cases."))
+    docs = {
+        "old": {"meta": {"published": "2024-05-01", "outlet": "Herald"}},
+        "new": {"meta": {"published": "2024-06-01", "outlet": "Ledger"}},
+    }
+    _, text = block("How many cases did officials count?", s, docs)
+    assert "120 as of 2024-05-01 (Herald) [1]; 150 as of 2024-06-01 (Ledger) [2]" in text
+    # a date read from the file's modification time is no date of the figure: not a timeline
+    for d in docs.values():
+        d["meta"]["date_source"] = "file mtime"
+    b, _ = block("How many cases did officials count?", s, docs)
+    assert b.disagree and not b.changed
