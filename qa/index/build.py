@@ -159,14 +159,16 @@ def _embed(
 
 
 def _writable(index_dir: Path) -> bool:
-    """Whether a build can write here: probed by creating a file (permissions alone can lie)."""
+    """Whether a build can write here: probed by creating a folder (permissions alone can lie).
+    Outside the build lock, so another build's cleanup may remove the probe first: that is fine."""
+    probe = index_dir / f"{TMP_PREFIX}probe-{secrets.token_hex(4)}"
     try:
         index_dir.mkdir(parents=True, exist_ok=True)
-        probe = index_dir / f"{TMP_PREFIX}probe-{secrets.token_hex(4)}"
         probe.mkdir()
-        probe.rmdir()
     except OSError:
         return False
+    with contextlib.suppress(OSError):
+        probe.rmdir()
     return True
 
 
