@@ -94,7 +94,8 @@ def api_router(settings: Settings, engine: Any) -> Any:
     def status() -> Any:
         from qa.web.status import raw_status
 
-        return raw_status(settings).to_dict()
+        st = raw_status(settings)
+        return {**st.to_dict(), "fresh": st.fresh}  # the object `qa index status --json` prints
 
     return router
 
