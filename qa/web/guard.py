@@ -27,7 +27,7 @@ from qa.config import Settings
 MAX_BODY = 64 * 1024
 BASE_DELAY = 0.5
 MAX_DELAY = 300.0
-MAX_HEARTBEATS = 8  # open heartbeat streams per client
+MAX_HEARTBEATS = 16  # open heartbeat streams (pages) per client address
 OPEN_PATHS = {"/", "/login", "/login/", "/favicon.ico", "/manifest.json", "/theme.css",
               "/gradio_api/theme.css", "/gradio_api/login_check", "/gradio_api/login_check/"}  # fmt: skip
 OPEN_PREFIXES = ("/assets/", "/static/", "/gradio_api/static/", "/svelte/")

@@ -263,3 +263,44 @@ def test_status_view_of_an_index_status(monkeypatch):
     assert view.skipped == ["c.bin: unsupported file type"] and view.choices() == [
         ("A — a.txt", "a.txt")
     ]
+
+
+def test_guard_caps_bodies_and_lets_only_logged_in_requests_through():
+    """The edge middleware on a tiny app: 413 over the cap (declared or streamed), 401 before login
+    except the login page, HTTP Basic or the session cookie accepted, the login page's API info cut."""
+    from starlette.applications import Starlette
+    from starlette.responses import HTMLResponse, JSONResponse
+    from starlette.routing import Route
+    from starlette.testclient import TestClient
+
+    from qa.config import Settings
+    from qa.web.guard import Guard
+
+    async def echo(request):
+        return JSONResponse({"n": len(await request.body())})
+
+    async def page(request):
+        return HTMLResponse('<script>window.gradio_api_info = {"named_endpoints": {}};</script>ok')
+
+    inner = Starlette(routes=[Route("/api/echo", echo, methods=["POST"]), Route("/", page)])
+
+    guard = Guard(
+        inner, Settings(auth=("u", "p")), SimpleNamespace(tokens={"tok": "u"}), max_body=100
+    )
+    client = TestClient(guard)
+    assert client.post("/api/echo", content=b"x" * 10).status_code == 401
+    assert client.post("/api/echo", content=b"x" * 10, auth=("u", "p")).json() == {"n": 10}
+    client.cookies.set("access-token-abc", "tok")  # a logged-in page's session cookie
+    assert client.post("/api/echo", content=b"x" * 10).json() == {"n": 10}
+    client.cookies.clear()
+    assert client.post("/api/echo", content=b"x" * 101, auth=("u", "p")).status_code == 413
+    streamed = client.post("/api/echo", content=iter([b"x" * 60, b"x" * 60]), auth=("u", "p"))
+    assert streamed.status_code == 413
+    ok = client.post("/api/echo", content=iter([b"x" * 30, b"x" * 30]), auth=("u", "p"))
+    assert ok.json() == {"n": 60}
+    login_page = client.get("/")
+    assert login_page.status_code == 200 and "named_endpoints" not in login_page.text
+    assert "named_endpoints" in client.get("/", auth=("u", "p")).text  # logged in: untouched
+    wrong = client.post("/api/echo", content=b"", auth=("u", "nope"))
+    assert wrong.status_code == 401
+    assert client.post("/api/echo", content=b"", auth=("u", "p")).status_code == 429  # the wait
