@@ -26,6 +26,35 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _require(module: str, extra: str) -> None:
+    """Fail before a long run when an optional dependency is missing, naming the extra to install."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise QAError(f"{module} is not installed", f"pip install -e '.[{extra}]'")
+
+
+def _light_bm25s() -> None:
+    """Import bm25s without numba, scipy and tqdm (~1 s of a fresh `qa ask` here).
+
+    bm25s imports both if installed (numba comes with ranx, the [eval] extra) but a question needs
+    none: the index scores BM25 with its own code (qa.index.sparse), loads plain arrays, shows no bar.
+    bm25s treats a failed import as "not installed", so both are hidden while it loads and then
+    made importable again for anything else in the process.
+    """
+    if "bm25s" in sys.modules:
+        return
+    hidden = [m for m in ("numba", "scipy", "tqdm") if m not in sys.modules]
+    for m in hidden:
+        sys.modules[m] = None  # type: ignore[assignment]  # import of m now raises ImportError
+    try:
+        import bm25s  # noqa: F401
+    finally:
+        for m in hidden:
+            if sys.modules.get(m, 0) is None:
+                del sys.modules[m]
+
+
 def _settings(ctx: click.Context) -> Settings:
     return ctx.obj["settings"]
 
@@ -54,30 +83,29 @@ def index_group() -> None:
 
 
 class _Bar:
-    """A click progress bar per stage, fed by the library's progress callback."""
+    """The library's progress callback as a tqdm bar (with its rate, e.g. chunks/s of a Ray
+    cluster) for embedding stages, one line for the others."""
 
     def __init__(self) -> None:
         self.stage: str | None = None
         self.bar = None
-        self.done = 0
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         if stage != self.stage:
             self.close()
             self.stage = stage
-            if stage == "embedding" and total > 0:
-                self.bar = click.progressbar(length=total, label="embedding chunks", file=sys.stderr)
-                self.bar.__enter__()
-                self.done = 0
-            elif stage not in ("embedding", "done"):
+            if stage.startswith("embedding") and total > 0:
+                from tqdm import tqdm
+
+                self.bar = tqdm(total=total, desc=stage, unit="chunk", file=sys.stderr, dynamic_ncols=True)
+            elif stage != "done":
                 click.echo(f"{stage} ...", err=True)
         if self.bar is not None:
-            self.bar.update(done - self.done)
-            self.done = done
+            self.bar.update(done - self.bar.n)
 
     def close(self) -> None:
         if self.bar is not None:
-            self.bar.__exit__(None, None, None)
+            self.bar.close()
             self.bar = None
 
 
@@ -189,6 +217,7 @@ def _retrieval_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 def ask(ctx: click.Context, question: str, k: int | None, mode: str | None, sources: tuple[str, ...], as_json: bool,
         since: str | None, until: str | None) -> None:
     """Answer QUESTION from the corpus, with numbered citations."""
+    _light_bm25s()
     from qa.chat import Engine
 
     engine = Engine(_settings(ctx))
@@ -203,6 +232,7 @@ def ask(ctx: click.Context, question: str, k: int | None, mode: str | None, sour
 def chat(ctx: click.Context, k: int | None, mode: str | None, sources: tuple[str, ...], as_json: bool,
          since: str | None, until: str | None) -> None:
     """One conversation: one question per line on stdin; follow-ups refer to earlier turns."""
+    _light_bm25s()
     from qa.chat import Conversation, Engine
     from qa.errors import QuestionError
 
@@ -291,6 +321,7 @@ def eval_cmd(ctx: click.Context, questions_file: str | None, beir_dir: str | Non
     settings = _settings(ctx)
     if bool(questions_file) == bool(beir_dir):
         raise EvalError("give either a questions file or --beir DIR", "e.g. `qa eval tests/gold/corpus.jsonl`")
+    _require("ranx", "eval")
     if beir_dir:
         from qa.beir import MODES_ORDER, run_beir
 
@@ -340,6 +371,10 @@ def eval_cmd(ctx: click.Context, questions_file: str | None, beir_dir: str | Non
               help="Share of synthetic words taken from the corpus's vocabulary (the rest: a Zipf background); "
                    "1 is BM25's worst case.")
 @click.option("--workdir", type=click.Path(file_okay=False), help="Where temporary indexes go (default: system temp).")
+@click.option("--parts", default="real,backends,scale,cold", show_default=True,
+              help="Comma-separated parts to run: real, backends (fp32 vs int8 build), scale, cold.")
+@click.option("--cold", "cold_runs", type=click.IntRange(0, 1000), default=10, show_default=True,
+              help="Fresh `qa ask` processes per question for the cold-start part (0 skips it).")
 @click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
               help="Only the Ray comparison (docs/scale.md): --texts real chunks built locally and by 1 and 2 "
                    "Ray workers; alone, a local cluster; else `auto` or an address.")
@@ -347,8 +382,10 @@ def eval_cmd(ctx: click.Context, questions_file: str | None, beir_dir: str | Non
 @click.pass_context
 @handle_errors
 def bench(ctx: click.Context, chunks: int, texts: int, queries: int, no_langchain: bool, topic_share: float,
-          workdir: str | None, as_json: bool, ray_address: str | None = None) -> None:
-    """Measure model load, build throughput vs raw encode, incremental rebuilds, latency, recall, memory."""
+          workdir: str | None, parts: str, cold_runs: int, as_json: bool, ray_address: str | None = None) -> None:
+    """Measure model load, build throughput (raw, fp32 vs int8), rebuilds, latency, recall, memory, cold start.
+
+    `qa bench --parts cold` times fresh `qa ask` processes against the index in ./index."""
     from pathlib import Path
 
     if ray_address is not None:  # the Ray part alone (qa/bench_ray.py)
@@ -358,11 +395,18 @@ def bench(ctx: click.Context, chunks: int, texts: int, queries: int, no_langchai
                                log=lambda s: click.echo(s, err=True), workdir=Path(workdir) if workdir else None)
         click.echo(json.dumps(result, indent=2) if as_json else format_ray_report(result))
         return
-    from qa.bench import format_report, run_bench
+    from qa.bench import PARTS, format_report, run_bench
 
+    chosen = tuple(p.strip() for p in parts.split(",") if p.strip())
+    unknown = sorted(set(chosen) - set(PARTS))
+    if unknown or not chosen:
+        raise QAError(f"unknown bench part(s) {', '.join(unknown) or '(none given)'}", f"use some of {', '.join(PARTS)}")
+    if {"real", "scale"} & set(chosen) and not no_langchain:
+        _require("langchain_community", "bench")
+    _require("psutil", "bench")
     result = run_bench(_settings(ctx), chunks=chunks, texts=texts, queries=queries, langchain=not no_langchain,
                        log=lambda s: click.echo(s, err=True), workdir=Path(workdir) if workdir else None,
-                       topic_share=topic_share)
+                       topic_share=topic_share, parts=chosen, cold_runs=cold_runs)
     click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
 
 

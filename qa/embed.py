@@ -316,6 +316,8 @@ class OnnxEncoder:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
+        self.path = onnx_path
+        self.max_batch = ONNX_BATCH
         self.lower = lower
         self.tokenizer = Tokenizer.from_file(str(model_path / "tokenizer.json"))
         self.tokenizer.no_padding()
@@ -352,17 +354,26 @@ class OnnxEncoder:
 
             quantized = int8_path(target)
             found = cls._cached(quantized, model_path, info, threads)
-            if found is not None:
-                return found
-            cls.open(model_path, cache_dir, load_model, threads)  # the fp32 export, made or repaired
-            quantize(target, quantized, lambda p: cls(p, model_path, info["max_seq_length"], info["lower"], threads),
-                     _PROBES)
-            return cls(quantized, model_path, info["max_seq_length"], info["lower"], threads)
+            if found is None:
+                cls.open(model_path, cache_dir, load_model, threads)  # the fp32 export, made or repaired
+                quantize(target, quantized, lambda p: cls._one_by_one(p, model_path, info, threads), _PROBES)
+                found = cls._one_by_one(quantized, model_path, info, threads)
+            # Dynamic quantization scales activations per batch: a text's vector would depend on its
+            # batch neighbours. One text a run makes it a function of the text alone (and costs
+            # nothing here: texts go sorted by length, so batches carry little padding anyway).
+            found.max_batch = 1
+            return found
         found = cls._cached(target, model_path, info, threads)
         if found is not None:
             return found
         _export(model_path, target, info, load_model)
         return cls(target, model_path, info["max_seq_length"], info["lower"], threads)
+
+    @classmethod
+    def _one_by_one(cls, path: Path, model_path: Path, info: dict, threads: int) -> OnnxEncoder:
+        enc = cls(path, model_path, info["max_seq_length"], info["lower"], threads)
+        enc.max_batch = 1
+        return enc
 
     @classmethod
     def _cached(cls, path: Path, model_path: Path, info: dict, threads: int) -> OnnxEncoder | None:
@@ -386,6 +397,7 @@ class OnnxEncoder:
         return self._run(texts, spans, batch_size)
 
     def _run(self, texts, spans, batch_size: int) -> tuple[np.ndarray, list[np.ndarray]]:
+        batch_size = max(1, min(batch_size, self.max_batch))
         texts = [t.lower() for t in texts] if self.lower else list(texts)
         encs = self.tokenizer.encode_batch(texts)
         lengths = np.array([len(e.ids) for e in encs])

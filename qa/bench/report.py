@@ -98,9 +98,10 @@ def format_report(r: dict) -> str:
     if "cold" in r:
         c = r["cold"]
         lines.append(
-            f"fresh `qa ask` process ({c['backend']}): plain question p50 {c['plain']['p50_ms']:.0f} ms "
-            f"(p95 {c['plain']['p95_ms']:.0f}), quantity question p50 {c['quantity']['p50_ms']:.0f} ms "
-            f"(p95 {c['quantity']['p95_ms']:.0f}), n {c['plain']['n']} each; heavy modules imported: "
+            f"fresh `qa ask` process ({c['backend']}), wall p50 (p95) / CPU p50: plain question "
+            f"{c['plain']['p50_ms']:.0f} ({c['plain']['p95_ms']:.0f}) / {c['plain']['cpu_p50_ms']:.0f} ms, "
+            f"quantity question {c['quantity']['p50_ms']:.0f} ({c['quantity']['p95_ms']:.0f}) / "
+            f"{c['quantity']['cpu_p50_ms']:.0f} ms, n {c['plain']['n']} each; heavy modules imported: "
             f"{', '.join(c['heavy_modules_imported']) or 'none'}"
         )
     lines.append(f"total {r['total_s']} s")

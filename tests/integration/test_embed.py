@@ -13,9 +13,8 @@ import pytest
 
 from qa.config import Settings
 from qa.corpus import chunk_documents, load_corpus
-from qa.embed import Embedder, default_model_path
+from qa.embed import Embedder, default_model_path, embed_text
 from qa.errors import ModelError
-from qa.embed import embed_text
 from tests.conftest import CORPUS, ROOT
 
 QUESTIONS = ["How many North Korean troops were deployed to Russia?", "Who is Ryu Seong-hyeon?", "", "x"]
@@ -95,14 +94,3 @@ def test_a_model_the_export_does_not_cover_falls_back_to_torch(tmp_path):
     with pytest.raises(ModelError, match="pooling") as info:
         Embedder(Settings(model_path=str(model), cache_dir=tmp_path / "cache", embed_backend="onnx")).encode(["x"])
     assert "QA_EMBED_BACKEND" in str(info.value)
-
-
-@pytest.mark.parametrize("value", ["gpu", "ONNX ", ""])
-def test_an_unknown_backend_is_a_config_error(value):
-    from qa.errors import ConfigError
-
-    if value == "":  # empty means unset
-        assert Settings.from_env({"QA_EMBED_BACKEND": value}).embed_backend == "auto"
-        return
-    with pytest.raises(ConfigError, match="backend"):
-        Settings.from_env({"QA_EMBED_BACKEND": value})
