@@ -23,21 +23,26 @@ from qa.config import Settings
 
 def _timed_build(settings: Settings, embedder) -> dict:
     """One full build; the embedding phase timed from the build's own progress reports."""
+    import qa.embed_ray
     from qa.index import build_index
 
-    marks: list[tuple[float, int, int]] = []
+    marks: list[tuple[float, int, int, float]] = []
 
     def progress(stage: str, done: int, total: int) -> None:
         if stage == "embedding":
-            marks.append((time.perf_counter(), done, total))
+            marks.append((time.perf_counter(), done, total, _cpu()))
 
+    qa.embed_ray.last_run = None
     t = time.perf_counter()
     report = build_index(settings, embedder, progress, force=True)
     build_s = time.perf_counter() - t
     start, end, n = marks[0][0], marks[-1][0], report.embedded
-    firsts = [(m, d) for m, d, _ in marks if d > 0]
+    firsts = [(m, d) for m, d, _, _ in marks if d > 0]
     first_t, first_n = firsts[0] if firsts else (end, n)
     steady = (n - first_n) / (end - first_t) if end > first_t and n > first_n else float("nan")
+    driver_cpu = marks[-1][3] - marks[0][3]
+    ray = qa.embed_ray.last_run
+    actor_cpu = ray.actor_cpu_s if ray is not None else 0.0
     return {
         "chunks": n,
         "build_s": round(build_s, 2),
@@ -45,7 +50,19 @@ def _timed_build(settings: Settings, embedder) -> dict:
         "embed_per_s": round(n / max(end - start, 1e-9), 2),
         "first_slice_s": round(first_t - start, 2),
         "steady_per_s": round(steady, 2),
+        # CPU time, which contention on a shared machine does not inflate as it does wall time:
+        # this process during the embedding phase, plus (Ray) the actors' CPU while embedding.
+        "driver_cpu_s": round(driver_cpu, 2),
+        "actor_cpu_s": round(actor_cpu, 2),
+        "per_cpu_s": round(n / max(driver_cpu + actor_cpu, 1e-9), 2),
     }
+
+
+def _cpu() -> float:
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def run_ray_bench(settings: Settings, texts: int = 2000, log: Log | None = None,
@@ -107,6 +124,8 @@ def _ratios(runs: dict[str, dict], cores: int) -> dict:
         "ray_per_core_over_local_per_core": round(
             (r2["embed_per_s"] / 2) / (ln["embed_per_s"] / cores), 3
         ),
+        "ray_1_per_cpu_s_over_local_1_thread": round(r1["per_cpu_s"] / l1["per_cpu_s"], 3),
+        "ray_2_per_cpu_s_over_local_1_thread": round(r2["per_cpu_s"] / l1["per_cpu_s"], 3),
     }
 
 
@@ -121,12 +140,15 @@ def format_ray_report(r: dict) -> str:
     for name, x in r["runs"].items():
         lines.append(
             f"  {name:16} {x['embed_per_s']:7.1f} chunks/s  (embedding {x['embed_s']} s, first slice after "
-            f"{x['first_slice_s']} s, then {x['steady_per_s']} chunks/s; whole build {x['build_s']} s)"
+            f"{x['first_slice_s']} s, then {x['steady_per_s']} chunks/s; whole build {x['build_s']} s); "
+            f"{x['per_cpu_s']} chunks per CPU second (driver {x['driver_cpu_s']} s + actors {x['actor_cpu_s']} s)"
         )
     q = r["ratios"]
     lines.append(
         f"Ray 2 workers / 1 worker: x{q['ray_2_over_1_workers']} (steady x{q['ray_2_over_1_workers_steady']}); "
         f"Ray 1 worker / local 1 thread: x{q['ray_1_worker_over_local_1_thread']}; "
-        f"Ray per core / local per core: x{q['ray_per_core_over_local_per_core']}"
+        f"Ray per core / local per core: x{q['ray_per_core_over_local_per_core']}; chunks per CPU second, "
+        f"Ray 1 / 2 workers over local 1 thread: x{q['ray_1_per_cpu_s_over_local_1_thread']} / "
+        f"x{q['ray_2_per_cpu_s_over_local_1_thread']}"
     )
     return "\n".join(lines)

@@ -35,6 +35,9 @@ DEFAULT_PORT = 6379  # the GCS port of `ray start --head`
 CLIENT_PORT = 10001  # Ray Client (ray://)
 _FIELDS = [f.name for f in dataclasses.fields(Chunk)]
 Report = Callable[[str, int, int], object]
+last_run: RayEmbedded | None = (
+    None  # the last build's figures without its arrays (for `qa bench --ray`)
+)
 
 
 class ClusterError(QAError):
@@ -54,6 +57,7 @@ class RayEmbedded:
     workers: int
     seconds: float  # the embedding phase, actors' start and model load included
     first_result_s: float  # until the first slice came back (start-up cost)
+    actor_cpu_s: float = 0.0  # CPU seconds the actors spent embedding (model load excluded)
 
 
 def _probe(address: str) -> None:
@@ -136,18 +140,22 @@ class ChunkEmbedder:
         from qa.embed import embed_chunks
         from qa.sentences import quotable_spans
 
-        out: dict[str, list] = {"row": [], "vector": [], "spans": [], "pooled": []}
+        out: dict[str, list] = {"row": [], "vector": [], "spans": [], "pooled": [], "cpu_s": []}
         for part in np.unique(batch["part"]):  # one local-build slice at a time: the same batches
+            cpu = time.process_time()
             rows = np.flatnonzero(batch["part"] == part)
             chunks = [Chunk(**{f: _py(batch[f][r]) for f in _FIELDS}) for r in rows]
             spans = [quotable_spans(c) for c in chunks]
             vecs, pooled = embed_chunks(self.embedder, chunks, spans)
+            cpu = (time.process_time() - cpu) / len(rows)  # this actor's CPU seconds, per chunk
             for r, v, sp, p in zip(rows, vecs, spans, pooled, strict=True):
                 out["row"].append(int(batch["row"][r]))
                 out["vector"].append(np.asarray(v, dtype=np.float32).tobytes())
                 out["spans"].append(np.asarray(sp, dtype=np.int32).reshape(-1, 2).tobytes())
                 out["pooled"].append(np.asarray(p, dtype=np.float32).tobytes())
-        return {k: np.array(v, dtype=np.int64 if k == "row" else object) for k, v in out.items()}
+                out["cpu_s"].append(cpu)
+        kinds = {"row": np.int64, "cpu_s": np.float64}
+        return {k: np.array(v, dtype=kinds.get(k, object)) for k, v in out.items()}
 
 
 def _py(value):
@@ -226,9 +234,11 @@ def embed_new_on_ray(
     from qa.embed import embed_text
 
     order = sorted(todo, key=lambda i: -len(embed_text(chunks[i])))
+    global last_run
     got = embed_on_ray(
         settings, [chunks[i] for i in order], embedder.backend, embedder.dim, report, slice_size
     )
+    last_run = dataclasses.replace(got, vectors=got.vectors[:0], spans=[], pooled=[])
     return {
         i: (sp, v, p.astype(np.float16))
         for i, sp, v, p in zip(order, got.spans, got.vectors, got.pooled, strict=True)
@@ -241,6 +251,7 @@ def _collect(ds, n: int, dim: int, workers: int, report: Report) -> RayEmbedded:
     spans: list[list[tuple[int, int]]] = [[] for _ in range(n)]
     pooled: list[np.ndarray] = [np.zeros((0, dim), dtype=np.float32)] * n
     seen = np.zeros(n, dtype=bool)
+    cpu = 0.0
     t0 = time.perf_counter()
     first = 0.0
     done = 0
@@ -262,6 +273,7 @@ def _collect(ds, n: int, dim: int, workers: int, report: Report) -> RayEmbedded:
             pooled[row] = np.frombuffer(p, dtype=np.float32).reshape(-1, dim)
             seen[row] = True
         done += len(batch["row"])
+        cpu += float(np.sum(batch["cpu_s"]))
         first = first or time.perf_counter() - t0
         elapsed = time.perf_counter() - t0
         log.info(
@@ -272,4 +284,4 @@ def _collect(ds, n: int, dim: int, workers: int, report: Report) -> RayEmbedded:
         raise ClusterError(
             f"{int((~seen).sum())} chunks came back from Ray without vectors", "run the build again"
         )
-    return RayEmbedded(vectors, spans, pooled, workers, time.perf_counter() - t0, first)
+    return RayEmbedded(vectors, spans, pooled, workers, time.perf_counter() - t0, first, cpu)
