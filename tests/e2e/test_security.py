@@ -334,6 +334,7 @@ def test_request_bodies_are_capped_and_memory_stays_flat(app):
         t.join()
     assert len(codes) == 1000 and set(codes) <= {413, "closed"} and codes.count(413) >= 900
     after = proc.rss_mb()
+    print(f"\n1,000 oversized requests: server RSS {before:.0f} MB -> {after:.0f} MB")
     assert after - before < 30, (before, after)
     ok = requests.post(
         proc.url + "/api/ask", json={"question": "How many troops were deployed?"}, timeout=60
