@@ -34,6 +34,9 @@ from qa.answer.similar import closeness
 from qa.answer.words import word_union
 
 MAX_CANDIDATES = 40  # best-scoring sentences searched for figures
+WEAK_SYNONYM = (
+    0.5  # ... and a looser cosine, used only when no figure counts the asked thing closely
+)
 SYNONYM = 0.7  # MiniLM cosine of two counted words above which they count the same thing
 
 
@@ -187,11 +190,24 @@ def _doc_facts(index, doc_id: str) -> tuple[str, str, str]:
     return published, story, outlet
 
 
-def matches(f: Figure, a: Asked, close: Mapping[tuple[str, str], float] | None = None) -> bool:
-    """Does figure `f` count what question `a` asks for? (unit, counted thing, subject, event)."""
+def matches(
+    f: Figure,
+    a: Asked,
+    close: Mapping[tuple[str, str], float] | None = None,
+    events_told_apart: bool = False,
+) -> bool:
+    """Does figure `f` count what question `a` asks for? (unit, counted thing, subject, event).
+
+    `events_told_apart`: some figure of the evidence names the asked event ("wounded"); then a
+    figure naming only other events ("killed") counts something else."""
     close = close or {}
     if a.unit == "any":
-        return any(matches(f, replace(a, unit=u), close) for u in ("count", "money", "percent"))
+        return any(
+            matches(f, replace(a, unit=u), close, events_told_apart)
+            for u in ("count", "money", "percent")
+        )
+    if f.duration and a.key not in _stems_of("time_units"):
+        return False  # "seven days" is no count of anything but days
     if f.unit != a.unit and not (a.unit == "money" and f.quantity.kind == "money"):
         return False
     counted = content_stems(f.counted) | ({f.key} if f.key else set())
@@ -217,12 +233,16 @@ def matches(f: Figure, a: Asked, close: Mapping[tuple[str, str], float] | None =
             return False
         # what happened to them: "wounded" asked, "killed" given -> another figure
         asked_events = {v for v in verbs if v in _event_stems(a)}
-        if (
-            asked_events and f.participles
-        ):  # "wounded" asked: "killed" or "killed or wounded" is another count
-            return f.participles <= a.stems
+        if asked_events and f.participles and events_told_apart:
+            return bool(asked_events & f.participles)
         return True
     return _about(a, counted | f.participles | f.context)
+
+
+def _on_topic(a: Asked, text: str) -> bool:
+    """The sentence names one of the question's names or shares one of its topic words."""
+    names = [w for w in re.findall(r"[\w'’-]+", a.what) if w[:1].isupper()]
+    return any(n in text for n in names) or bool(_topic(a) - {a.key} & content_stems(text))
 
 
 def _about(a: Asked, stems: frozenset[str]) -> bool:
@@ -237,7 +257,7 @@ def _topic(a: Asked) -> frozenset[str]:
     words when nothing else is left ("How much was Norveta fined?" -> fine)."""
     names = {stem(w) for w in re.findall(r"[\w'’-]+", a.what) if w[:1].isupper()}
     base = a.stems - names - _stems_of(*_NOT_TOPIC)
-    topic = frozenset(w for w in base - _stems_of("money_words") if len(w) > 3)
+    topic = frozenset(w for w in base - _stems_of("money_words") if len(w) >= 3)
     return topic or frozenset(base)
 
 
@@ -300,8 +320,19 @@ def figure_block(
     }
     near = closeness(a.noun.split()[-1] if a.noun else "", heads.values(), embedder)
     close = {(a.key, k): near.get(w.lower(), 0.0) for k, w in heads.items()}
-    kept = [f for f in found if matches(f.figure, a, close)]
+    events = _event_stems(a)
+    apart = bool(events) and any(events & f.figure.participles for f in found)
+    kept = [f for f in found if matches(f.figure, a, close, apart)]
     same = {k for (_, k), c in close.items() if c >= SYNONYM} | {a.key}
+    if (
+        not kept and a.key
+    ):  # nothing counts it closely: near words ("people" ~ "employees") in on-topic sentences
+        loose = {pair: 1.0 for pair, c in close.items() if c >= WEAK_SYNONYM}
+        kept = [
+            f
+            for f in found
+            if matches(f.figure, a, loose, apart) and _on_topic(a, sentences[f.sentence].text)
+        ]
     names = {w for i in {f.sentence for f in kept} for w in _inner_capitals(sentences[i].text)}
     return FigureBlock(a, _scopes(kept, a, same, names), latest=a.latest)
 
@@ -333,7 +364,8 @@ def _scopes(found: Sequence[Found], a: Asked, same: set[str], names: set[str]) -
     for f in found:
         fig = f.figure
         thing = a.key if fig.key in same else fig.key
-        key = (fig.unit, thing, fig.subject_key, fig.period_key)
+        mixed = bool(fig.participles - a.stems)  # "killed or wounded" when "wounded" is asked
+        key = (fig.unit, thing + ("+" if mixed else ""), fig.subject_key, fig.period_key)
         counted = fig.counted if thing != a.key else ""
         scope = by_scope.setdefault(key, Scope(fig.unit, fig.subject, fig.period, counted))
         for row in scope.rows:  # one row per value; a story's copies join its row whatever they say

@@ -107,6 +107,11 @@ class Figure:
     period: str  # the period phrase as written ("in a single week"); "" when none
 
     @property
+    def duration(self) -> bool:
+        """ "seven days", "a 10-day trip": a length of time, a figure only for "how many days"."""
+        return self.quantity.kind == "count" and self.key in _time_stems()
+
+    @property
     def period_key(self) -> str:
         """The period, one spelling per period ("in one week"): figures compare on this."""
         return normalize_period(self.period)
@@ -145,6 +150,8 @@ def _counted_after(after: str) -> list[str]:
         and not toks[1][:1].isdigit()
     ):
         toks = toks[1:]  # "$2.5 billion in revenue", "12% of voters", "dozens of people"
+    if toks and toks[0].lower() in word_set("time_units"):
+        return toks[:1]  # "seven days": a duration
     run: list[str] = []
     for t in toks:
         low = t.lower()
@@ -163,14 +170,13 @@ def _counted_after(after: str) -> list[str]:
     return run
 
 
-def _plural(word: str) -> bool:
+def _plural(word: str, capitalised: bool = False) -> bool:
+    """A plural noun ("beds", "people"); capitalised words only when asked (they are mostly names)."""
     low = word.lower()
-    return (
-        len(low) > 3
-        and low.endswith("s")
-        and not low.endswith(("ss", "us", "is"))
-        and word[:1].islower()
-    )
+    if low in word_set("irregular_plurals"):
+        return True
+    regular = len(low) > 3 and low.endswith("s") and not low.endswith(("ss", "us", "is"))
+    return regular and (capitalised or word[:1].islower())
 
 
 def _counted_before(before: str, at_start: bool) -> str:
@@ -243,9 +249,6 @@ def sentence_figures(sentence: str) -> tuple[Figure, ...]:
         lo = qs[i - 1].end if i else 0
         hi = qs[i + 1].start if i + 1 < len(qs) else len(sentence)
         before, after = _window(sentence, q, lo, hi)
-        first = WORD.findall(after)[:1]
-        if first and first[0].lower() in word_set("time_units") and q.kind == "count":
-            continue  # "seven days", "a 10-day trip": a duration, not a figure
         fig = _figure(sentence, q, before, after, out[-1] if out else None)
         if fig is not None:
             fig = replace(
@@ -278,8 +281,6 @@ def _figure(
         key_word = prev.counted.split()[
             -1
         ]  # "300 soldiers killed and 2,700 wounded": wounded soldiers
-    if key_word.lower() in word_set("time_units") and not q.unit:
-        return None  # "seven days", "10-day": a duration, not a figure
     if not counted and q.kind == "count":
         return None  # a bare number: nothing counted
     if q.kind == "count" and q.low == q.high == 1 and not q.surface[:1].isdigit():
@@ -293,6 +294,11 @@ def _figure(
         " ".join(w for w in run if w[:1].isupper()) or _subject(sentence, before, q),
         "",
     )
+
+
+@functools.cache
+def _time_stems() -> frozenset[str]:
+    return frozenset(stem(w) for w in word_set("time_units"))
 
 
 def _is_participle(word: str) -> bool:
@@ -368,7 +374,7 @@ def asked(question: str) -> Asked | None:
         if t.lower() in fn or (run and t.lower().endswith(("ed", "ing")) and t[:1].islower()):
             break  # "how many people attended": the noun ends before its verb
         run.append(t)
-        if len(t) > 3 and t.lower().endswith("s") and not t.lower().endswith(("ss", "us", "is")):
+        if _plural(t, capitalised=True):
             break  # "how many cases officials counted": a plural noun ends the phrase
     stems = content_stems(q)
     qwords = set(WORD.findall(low))

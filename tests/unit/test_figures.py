@@ -80,7 +80,11 @@ def test_a_figure_knows_what_it_counts_whose_it_is_and_when():
 
 
 def test_durations_and_articles_are_not_figures():
-    assert sentence_figures("The trial lasted seven days.") == ()
+    (days,) = sentence_figures("The trial lasted seven days.")
+    assert days.duration  # a length of time: a figure only when the question asks how many days
+    s = sents(("a", "The trial lasted seven days and heard 40 witnesses."))
+    assert "seven" not in block("How many witnesses were heard?", s)[1]
+    assert "seven [1]" in block("How many days did the trial last?", s)[1]
     assert sentence_figures("One patient was still waiting.") == ()
 
 
