@@ -186,7 +186,10 @@ def _ellipsis(rest: str, previous: str) -> str:
 
 def resolve_follow_up(question: str, turns: Sequence) -> str:
     """The question to search: a follow-up rewritten against the last answered turn, else `question` itself."""
-    last = next((t for t in reversed(turns) if not t.abstained), None)
+    last = next(
+        (t for t in reversed(turns) if not t.abstained and not is_citation_question(t.question)),
+        None,
+    )  # "Which article says that?" answers nothing a follow-up could lean on
     if last is None or not is_follow_up(question):
         return question
     previous = last.resolved_question or last.question

@@ -101,6 +101,13 @@ def test_who_said_that_asks_about_the_last_quote():
     )
 
 
+def test_a_sources_answer_is_passed_over():
+    turns = [turn("Who is Jane Okafor?"), turn("Which article says that?")]
+    assert (
+        resolve_follow_up("When did she take office?", turns) == "When did Jane Okafor take office?"
+    )
+
+
 def test_nothing_to_lean_on_leaves_the_question_alone():
     assert resolve_follow_up("When did she resign?", []) == "When did she resign?"
     only_abstained = [turn("Who won the cup?", abstained=True)]
