@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from qa.index import dense
 from qa.bench import (
     PIECES_PER_DOC,
     SyntheticEmbedder,
@@ -21,7 +20,7 @@ from qa.bench import (
     scale_settings,
     write_synthetic_corpus,
 )
-from qa.index import build_index, load_index, make_faiss_index
+from qa.index import build_index, dense, load_index, make_faiss_index
 from tests.conftest import CORPUS
 
 N = 20_000
@@ -38,7 +37,9 @@ def ann(tmp_path_factory, embedder):
     pieces = write_synthetic_corpus(settings.corpus_dir, N, CORPUS, seed=3)
     gen = SyntheticVectors(N // 200, seed=3)
     vectors = gen.sample(len(pieces), seed=4)
-    report = build_index(settings, SyntheticEmbedder(embedder, {t: i for i, (_, t) in enumerate(pieces)}, vectors))
+    report = build_index(
+        settings, SyntheticEmbedder(embedder, {t: i for i, (_, t) in enumerate(pieces)}, vectors)
+    )
     return settings, report, gen
 
 
@@ -69,7 +70,9 @@ def test_bm25_scores_match_bm25s(ann):
     settings, _, _ = ann
     idx = load_index(settings)
     for q in ("North Korean troops deployed", "the report said officials", "zzzz unknown"):
-        ids = idx.tokenizer.tokenize([q], update_vocab="never", return_as="ids", show_progress=False)[0]
+        ids = idx.tokenizer.tokenize(
+            [q], update_vocab="never", return_as="ids", show_progress=False
+        )[0]
         ids = [i for i in ids if i != idx.tokenizer.word_to_id.get("")]
         if ids:
             assert np.allclose(idx._bm25_scores(ids), idx.bm25.get_scores_from_ids(ids), atol=1e-4)
@@ -111,7 +114,9 @@ def test_answers_from_the_approximate_index(ann, embedder):
     real = {p.name for p in CORPUS.iterdir()}
     assert real <= {c.source for c in answer.citations}
     for c in answer.citations:
-        assert (settings.corpus_dir / c.source).read_text(encoding="utf-8")[c.start : c.end] == c.text
+        assert (settings.corpus_dir / c.source).read_text(encoding="utf-8")[
+            c.start : c.end
+        ] == c.text
     only = engine.ask("troops", sources=["syn_000001.txt"], mode="dense")
     assert all(c.source == "syn_000001.txt" for c in only.citations + only.closest)
 
@@ -121,22 +126,58 @@ def test_bench_cli_runs_end_to_end(tmp_path):
     from qa.cli import cli
 
     result = CliRunner().invoke(
-        cli, ["--corpus", str(CORPUS), "bench", "--chunks", "2000", "--texts", "100", "--queries", "12",
-              "--workdir", str(tmp_path), "--json"], catch_exceptions=False)
+        cli,
+        [
+            "--corpus",
+            str(CORPUS),
+            "bench",
+            "--chunks",
+            "2000",
+            "--texts",
+            "100",
+            "--queries",
+            "12",
+            "--workdir",
+            str(tmp_path),
+            "--json",
+        ],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert {"machine", "model", "real", "scale", "total_s"} <= set(out)
     real, scale = out["real"], out["scale"]
-    for key in ("raw_encode_per_s", "build_per_s", "build_vs_raw", "unchanged_rebuild_s", "one_doc_changed_embedded",
-                "ask", "retrieve", "langchain"):
+    for key in (
+        "raw_encode_per_s",
+        "build_per_s",
+        "build_vs_raw",
+        "unchanged_rebuild_s",
+        "one_doc_changed_embedded",
+        "ask",
+        "retrieve",
+        "langchain",
+    ):
         assert key in real
     assert real["unchanged_rebuild_embedded"] == 0 and real["unchanged_rebuild_skipped_work"]
     assert real["one_doc_changed_embedded"] == real["one_doc_changed_doc_chunks"] >= 1
     assert real["build_embedded"] == real["texts"]
-    for key in ("import_s", "model_load_s", "index_load_s", "ask", "dense_search", "embed_query", "peak_rss_mb",
-                "recall_at_10", "index_type", "build_s", "langchain"):
+    for key in (
+        "import_s",
+        "model_load_s",
+        "index_load_s",
+        "ask",
+        "dense_search",
+        "embed_query",
+        "peak_rss_mb",
+        "recall_at_10",
+        "index_type",
+        "build_s",
+        "langchain",
+    ):
         assert key in scale
-    assert scale["chunks"] == 2000 and scale["index_type"] == "FlatIP" and scale["recall_at_10"] == 1.0
+    assert (
+        scale["chunks"] == 2000 and scale["index_type"] == "FlatIP" and scale["recall_at_10"] == 1.0
+    )
     assert {"p50_ms", "p95_ms"} <= set(scale["ask"]) and scale["peak_rss_mb"] > 0
     assert {"build_s", "query", "query_p50_ratio_langchain_over_ours"} <= set(real["langchain"])
     assert not list(tmp_path.iterdir())  # temporary indexes are removed
