@@ -42,7 +42,13 @@ def _entry(entry, outlet: str | None, n: int) -> Part:
 def load_feed(raw: bytes, name: str) -> list[Part]:
     import feedparser
 
-    parsed = feedparser.parse(raw, sanitize_html=False, resolve_relative_uris=False)
+    try:
+        parsed = feedparser.parse(raw, sanitize_html=False, resolve_relative_uris=False)
+    except Exception as exc:  # noqa: BLE001 (a damaged file must never crash a build: found by fuzzing)
+        raise CorpusError(
+            f"{name}: not a readable feed ({type(exc).__name__})",
+            "save the feed's XML again, or remove the file",
+        ) from None
     if not parsed.get("version") and not parsed.entries:
         why = parsed.get("bozo_exception")
         detail = f" ({type(why).__name__})" if why else ""

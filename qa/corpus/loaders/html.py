@@ -45,7 +45,7 @@ def extract(raw: bytes | str, name: str) -> Part:
             # the page's own publication date only: no dates guessed from the body text or the URL
             date_extraction_params={"extensive_search": False, "original_date": True},
         )
-    except (ValueError, TypeError, AttributeError) as exc:
+    except Exception as exc:  # noqa: BLE001 (any parser failure on a damaged page is a skip, not a crash)
         raise CorpusError(f"{name}: the page cannot be parsed ({exc})", NO_TEXT_HINT) from None
     text = (getattr(doc, "text", None) or "") if doc is not None else ""
     text = text.replace("\r\n", "\n").replace("\r", "\n")

@@ -86,6 +86,16 @@ def load_jsonl(raw: bytes, name: str) -> list[Part]:
             continue
         try:
             record = json.loads(line)
+        except RecursionError:
+            parts.append(
+                Part(
+                    "",
+                    "",
+                    key=str(n),
+                    problem=f"line {n}: JSON nested too deeply: fix or remove that line",
+                )
+            )
+            continue
         except json.JSONDecodeError as exc:
             parts.append(
                 Part(
@@ -108,6 +118,10 @@ def load_jsonl(raw: bytes, name: str) -> list[Part]:
 def load_json(raw: bytes, name: str) -> list[Part]:
     try:
         data = json.loads(decode_text(raw, name))
+    except RecursionError:
+        raise CorpusError(
+            f"{name}: JSON nested too deeply", "export the articles as a flat list"
+        ) from None
     except json.JSONDecodeError as exc:
         raise CorpusError(
             f"{name}: not valid JSON ({exc.msg}, line {exc.lineno} column {exc.colno})",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 
 from qa.corpus.documents import Part, clean_meta, iso_date
@@ -23,11 +24,11 @@ def _first(data: dict, names: tuple[str, ...]) -> object:
     lowered = {str(k).lower(): v for k, v in data.items()}
     for n in names:
         v = lowered.get(n)
-        if isinstance(v, list):
-            v = ", ".join(str(x) for x in v if x)
         if isinstance(v, dict):
             v = v.get("name")
-        if v not in (None, ""):
+        if isinstance(v, list):  # only plain values: an alias-heavy YAML list must not blow up here
+            v = ", ".join(str(x) for x in v[:20] if isinstance(x, (str, int, float)) and x)
+        if isinstance(v, (str, int, float, date)) and not isinstance(v, bool) and v != "":
             return v
     return None
 
@@ -41,6 +42,10 @@ def front_matter(text: str, name: str) -> tuple[dict, int]:
         return {}, 0
     try:
         data = yaml.safe_load(m.group(1) or "") or {}
+    except RecursionError:
+        raise CorpusError(
+            f"{name}: front matter nested too deeply", "fix the block between the `---` lines"
+        ) from None
     except yaml.YAMLError as exc:
         line = getattr(getattr(exc, "problem_mark", None), "line", None)
         where = f" (line {line + 2})" if line is not None else ""
