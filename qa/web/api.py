@@ -16,7 +16,7 @@ from qa.errors import (
     QAError,
     QuestionError,
 )
-from qa.web.session import MAX_QUESTION_CHARS, Conversations, question_problem
+from qa.web.session import MAX_QUESTION_CHARS, Conversations, keep_last, question_problem
 
 
 def _models() -> tuple[type, type]:
@@ -83,12 +83,14 @@ def api_router(settings: Settings, engine: Any) -> Any:
         if body.conversation_id and not conversations.has(body.conversation_id):
             return error_response(404, f"no conversation {body.conversation_id!r}",
                                   "start a new one: leave out conversation_id")  # fmt: skip
-        cid, conv, lock = conversations.get(body.conversation_id)
-        with lock:  # one question at a time per conversation: turns stay in order
-            a = answer(conv.ask, body)
-        if not hasattr(a, "to_dict"):
-            return a
-        return {"conversation_id": cid, "turn": len(conv.turns) - 1, **a.to_dict()}
+        cid, chat = conversations.get(body.conversation_id)
+        with chat.lock:  # one question at a time per conversation: turns stay in order
+            a = answer(chat.conv.ask, body)
+            if not hasattr(a, "to_dict"):
+                return a
+            chat.asked += 1
+            keep_last(chat.conv)  # the follow-up rules read only the last turns: memory bounded
+        return {"conversation_id": cid, "turn": chat.asked - 1, **a.to_dict()}
 
     @router.get("/status")
     def status() -> Any:

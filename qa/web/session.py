@@ -12,7 +12,7 @@ import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from qa.config import Settings
@@ -22,6 +22,17 @@ from qa.web import render
 log = logging.getLogger("qa.web")
 
 MAX_QUESTION_CHARS = 2000  # the same cut as the engine's; longer questions are refused at the edge
+MAX_TURNS = (
+    200  # answers kept per conversation (older ones' citations stop opening): memory is bounded
+)
+
+
+def keep_last(conv: Any, limit: int | None = None) -> int:
+    """Drop a conversation's oldest answers beyond `limit` (MAX_TURNS); return how many were dropped."""
+    drop = max(0, len(conv.turns) - (MAX_TURNS if limit is None else limit))
+    if drop:
+        del conv.turns[:drop]
+    return drop
 
 
 def question_problem(question: object) -> str:
@@ -86,13 +97,14 @@ class ChatSession:
         self.settings = settings
         self.conv = Conversation(engine)
         self.seq = 0  # message counter: each rendered message is distinct, so the page appends it
+        self.base = 0  # number of the oldest answer kept (older ones were dropped, see MAX_TURNS)
         self.lock = threading.Lock()  # one question at a time per conversation
 
     def metas(self, sources: Sequence[str]) -> dict[str, dict]:
         """The index's metadata of these documents (published, outlet, date_source, ...)."""
         try:
-            docs = self.conv.engine.index.documents
-        except QAError:
+            docs = getattr(self.conv.engine.index, "documents", None) or {}
+        except (QAError, AttributeError):  # no index (the answer said so), or an engine without one
             return {}
         out = {}
         for s in sources:
@@ -125,7 +137,8 @@ class ChatSession:
         except Exception:  # the user sees a message; the trace goes to the server log
             log.exception("answering %r failed", question[:200])
             return render.error_html(render.UNEXPECTED, seq=self.next_seq()), None
-        turn = len(self.conv.turns) - 1
+        self.base += keep_last(self.conv)
+        turn = self.base + len(self.conv.turns) - 1
         cites = a.citations or a.closest
         texts = read_texts(self.settings, [c.source for c in cites])
         gone = [c for c in a.citations if texts.get(c.source) is None]
@@ -133,10 +146,10 @@ class ChatSession:
         return msg, render.sources_html(a, turn, texts, metas=self.metas(list(texts)))
 
     def find(self, click: Click) -> Any | None:
-        turns = self.conv.turns
-        if not 0 <= click.turn < len(turns):
+        turns, i = self.conv.turns, click.turn - self.base
+        if not 0 <= i < len(turns):
             return None
-        a = turns[click.turn]
+        a = turns[i]
         pool = a.closest if click.kind == "closest" else a.citations
         return next((c for c in pool if c.id == click.n), None)
 
@@ -149,7 +162,7 @@ class ChatSession:
         if c is None:
             problem = "That citation is not in this conversation: ask again."
             return render.document_html(None, None, problem=problem), None
-        a = self.conv.turns[click.turn]
+        a = self.conv.turns[click.turn - self.base]
         texts = read_texts(self.settings, [x.source for x in a.citations or a.closest])
         metas = self.metas(list(texts))
         panel = render.sources_html(a, click.turn, texts, (click.kind, click.n), metas)
@@ -161,15 +174,24 @@ class ChatSession:
         return render.document_html(c, doc.text, doc.title, known=known), panel
 
 
+@dataclass
+class ApiChat:
+    """One API conversation: its Conversation, a lock (one question at a time, turns in order) and
+    how many questions it has answered (the turn number, older answers being dropped)."""
+
+    conv: Any
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    asked: int = 0
+
+
 class Conversations:
-    """API conversations by id: at most `limit` kept (least recently used dropped), thread-safe.
-    Each has its own lock: one question at a time per conversation, so turns stay in order."""
+    """API conversations by id: at most `limit` kept (least recently used dropped), thread-safe."""
 
     def __init__(self, engine: Any, limit: int = 1000) -> None:
         from qa.chat import Conversation
 
-        self._new = lambda: Conversation(engine)
-        self._items: OrderedDict[str, tuple[Any, threading.Lock]] = OrderedDict()
+        self._new = lambda: ApiChat(Conversation(engine))
+        self._items: OrderedDict[str, ApiChat] = OrderedDict()
         self._lock = threading.Lock()
         self.limit = limit
 
@@ -177,14 +199,14 @@ class Conversations:
         with self._lock:
             return cid in self._items
 
-    def get(self, cid: str | None) -> tuple[str, Any, threading.Lock]:
-        """(id, conversation, its lock): the known one, or a new one when `cid` is None or unknown."""
+    def get(self, cid: str | None) -> tuple[str, ApiChat]:
+        """(id, chat): the known one, or a new one when `cid` is None or unknown."""
         with self._lock:
             if cid and cid in self._items:
                 self._items.move_to_end(cid)
-                return (cid, *self._items[cid])
+                return cid, self._items[cid]
             cid = secrets.token_urlsafe(12)
-            self._items[cid] = (self._new(), threading.Lock())
+            self._items[cid] = self._new()
             while len(self._items) > self.limit:
                 self._items.popitem(last=False)
-            return (cid, *self._items[cid])
+            return cid, self._items[cid]

@@ -304,3 +304,32 @@ def test_guard_caps_bodies_and_lets_only_logged_in_requests_through():
     wrong = client.post("/api/echo", content=b"", auth=("u", "nope"))
     assert wrong.status_code == 401
     assert client.post("/api/echo", content=b"", auth=("u", "p")).status_code == 429  # the wait
+
+
+def test_a_long_chat_keeps_bounded_memory_and_numbers_its_turns(tmp_path, monkeypatch):
+    """Each answer renders only its own message; old answers are dropped past MAX_TURNS and their
+    citations stop opening, while the newest keep their turn numbers."""
+    from qa.web import session as web_session
+    from qa.web.session import ChatSession
+    from tests.conftest import make_home, settings_for
+
+    text = "The bridge reopened on Tuesday after repairs."
+    home = make_home(tmp_path, files={"a.txt": "Bridge\n" + text + "\n"})
+    start = len("Bridge\n")
+    cite = Citation(1, "a.txt", "Bridge", start, start + len(text), text, 0.9)
+
+    class Engine:
+        def ask(self, question, **kw):
+            return Answer(question, f"{text} [1]", [cite])
+
+    monkeypatch.setattr(web_session, "MAX_TURNS", 3)
+    sess = ChatSession(Engine(), settings_for(home))
+    sizes = []
+    for i in range(8):
+        msg, panel = sess.ask(f"When did the bridge reopen, take {i}?")
+        sizes.append(len(msg))
+        assert f'data-turn="{i}"' in msg and panel is not None
+    assert len(sess.conv.turns) == 3 and max(sizes) - min(sizes) <= 2
+    assert "not in this conversation" in text_of(sess.open(2, "cite", 1)[0])  # dropped
+    doc, _ = sess.open(7, "cite", 1)
+    assert "".join(parse(doc).marks[0][1]) == text
