@@ -38,13 +38,21 @@ class Fetched:
     existed: bool = False
 
 
-def file_name(url: str) -> str:
+def file_name(url: str, suffix: str = ".html") -> str:
     """A readable, safe file name for a page: host and path, e.g. "news.example_2024_10_bridge.html"."""
     parts = urlsplit(url)
     raw = (parts.netloc + "_" + parts.path.strip("/")).lower()
     name = re.sub(r"[^a-z0-9._-]+", "_", raw).strip("._-")
     name = re.sub(r"\.(html?|php|aspx?|jsp)$", "", name)[:120].strip("._-")
-    return (name or "page") + ".html"
+    return (name or "page") + suffix
+
+
+def is_feed(raw: bytes) -> bool:
+    """An RSS or Atom document (saved as .rss and read entry by entry), not a page."""
+    head = raw[:2000].lstrip().lower()
+    return head.startswith(b"<?xml") and (
+        b"<rss" in head or b"<feed" in head or b"<rdf:rdf" in head
+    )
 
 
 def with_url(raw: bytes, url: str) -> bytes:
@@ -102,13 +110,14 @@ def _download(url: str, config) -> bytes:
 
 def _save(corpus_dir: Path, name: str, data: bytes) -> tuple[str, bool]:
     """Write without overwriting a different file: (name used, whether the same page was there)."""
-    stem, n = name[: -len(".html")], 1
+    stem, suffix = name.rsplit(".", 1)
+    n = 1
     while (corpus_dir / name).exists():
         old = (corpus_dir / name).read_bytes()
         if old.split(b"\n", 1)[-1] == data.split(b"\n", 1)[-1]:  # same page, other download time
             return name, True
         n += 1
-        name = f"{stem}-{n}.html"
+        name = f"{stem}-{n}.{suffix}"
     tmp = corpus_dir / f".{name}.{secrets.token_hex(4)}.tmp"
     tmp.write_bytes(data)
     os.replace(tmp, corpus_dir / name)
@@ -125,6 +134,7 @@ def add_urls(
     progress: Callable[[Fetched], object] | None = None,
 ) -> list[Fetched]:
     """Download each page into `corpus_dir`; one `Fetched` per URL, with the reason when it failed."""
+    from qa.corpus.loaders.feed import load_feed
     from qa.corpus.loaders.html import extract
 
     config = _config(timeout, allow_private)
@@ -140,9 +150,13 @@ def add_urls(
         try:
             raw = _download(url, config)
             last_hit[host] = time.monotonic()
-            page = with_url(raw, url)
-            title = extract(page, url).title  # refuses pages without an article text
-            name, existed = _save(corpus_dir, file_name(url), page)
+            if is_feed(raw):  # a feed is kept as it is: one document per entry
+                title = f"feed of {len(load_feed(raw, url))} entries"
+                name, existed = _save(corpus_dir, file_name(url, ".rss"), raw)
+            else:
+                page = with_url(raw, url)
+                title = extract(page, url).title  # refuses pages without an article text
+                name, existed = _save(corpus_dir, file_name(url), page)
             result = Fetched(url, name, title=title, existed=existed)
         except CorpusError as exc:
             result = Fetched(

@@ -30,6 +30,11 @@ def _pages() -> dict[str, tuple[int, str, bytes]]:
         "/login": (200, "text/html", (FIXTURES / "empty_page.html").read_bytes()),
         "/report.pdf": (200, "application/pdf", (FIXTURES / "harbour_report.pdf").read_bytes()),
         "/slow": (200, "text/html", wildfire),
+        "/feeds/regional": (
+            200,
+            "application/rss+xml",
+            (FIXTURES / "regional_feed.rss").read_bytes(),
+        ),
     }
 
 
@@ -137,3 +142,15 @@ def test_private_addresses_are_refused_unless_allowed(server, tmp_path):
     assert "--allow-private" in r.stderr
     assert len(Handler.hits) == before  # no request reached the server
     assert not (tmp_path / "corpus").exists() or not list((tmp_path / "corpus").iterdir())
+
+
+def test_a_feed_url_is_saved_as_a_feed(server, tmp_path):
+    r = qa(tmp_path, "add", "--allow-private", f"{server}/feeds/regional")
+    assert r.returncode == 0, r.stderr
+    port = server.rsplit(":", 1)[1]
+    assert [p.name for p in (tmp_path / "corpus").iterdir()] == [
+        f"127.0.0.1_{port}_feeds_regional.rss"
+    ]
+    docs, skipped = load_corpus(tmp_path / "corpus")
+    assert [d.meta["outlet"] for d in docs] == ["Northern Gazette - Regional News"] * 2
+    assert [s.reason for s in skipped] == ["entry has no text (neither content nor summary)"]
