@@ -37,6 +37,7 @@ MAX_CANDIDATES = 40  # best-scoring sentences searched for figures
 WEAK_SYNONYM = (
     0.5  # ... and a looser cosine, used only when no figure counts the asked thing closely
 )
+EVENT_SYNONYM = 0.5  # cosine of two event words ("razed", "destroyed") taken as one event
 SYNONYM = 0.7  # MiniLM cosine of two counted words above which they count the same thing
 
 
@@ -233,8 +234,13 @@ def matches(
             return False
         # what happened to them: "wounded" asked, "killed" given -> another figure
         asked_events = {v for v in verbs if v in _event_stems(a)}
-        if asked_events and f.participles and events_told_apart:
-            return bool(asked_events & f.participles)
+        if asked_events and f.participles:
+            if events_told_apart or asked_events & f.participles:
+                return bool(asked_events & f.participles)
+            # "died" asked, "admitted" given: another event; "razed" ~ "destroyed": the same one
+            return any(
+                close.get((e, p), 0.0) >= EVENT_SYNONYM for e in asked_events for p in f.participles
+            )
         return True
     return _about(a, counted | f.participles | f.context)
 
@@ -247,8 +253,8 @@ def _on_topic(a: Asked, text: str) -> bool:
 
 def _about(a: Asked, stems: frozenset[str]) -> bool:
     """The figure's clause shares the question's topic: two of its words (or all, when it has fewer)."""
-    topic = _topic(a)
-    return bool(topic) and len(topic & stems) >= min(2, len(topic))
+    topic = {w[:5] for w in _topic(a)}  # 5 letters: "converting" ~ "conversion"
+    return bool(topic) and len(topic & {w[:5] for w in stems}) >= min(2, len(topic))
 
 
 def _topic(a: Asked) -> frozenset[str]:
@@ -281,6 +287,16 @@ def _event_stems(a: Asked) -> frozenset[str]:
     return frozenset(
         stem(w) for w in a.what.split()[1:] if w.lower().endswith(("ed", "en")) and w[:1].islower()
     )
+
+
+def _event_closeness(a: Asked, found: Sequence[Found], embedder) -> dict[tuple[str, str], float]:
+    """Cosine of each asked event word with each event word of the figures (stems embed as words)."""
+    parts = {p for f in found for p in f.figure.participles}
+    out: dict[tuple[str, str], float] = {}
+    for e in _event_stems(a):
+        for p, c in closeness(e, sorted(parts - {e}), embedder).items():
+            out[(e, p)] = c
+    return out
 
 
 def _candidates(sentences: Sequence, scores: np.ndarray, min_score: float | None) -> list[int]:
@@ -320,6 +336,7 @@ def figure_block(
     }
     near = closeness(a.noun.split()[-1] if a.noun else "", heads.values(), embedder)
     close = {(a.key, k): near.get(w.lower(), 0.0) for k, w in heads.items()}
+    close.update(_event_closeness(a, found, embedder))
     events = _event_stems(a)
     apart = bool(events) and any(events & f.figure.participles for f in found)
     kept = [f for f in found if matches(f.figure, a, close, apart)]

@@ -289,7 +289,7 @@ def _figure(
         q,
         counted,
         stem(key_word) if key_word else "",
-        content_stems(before + " " + after),
+        content_stems(" ".join(_window(sentence, q, 0, len(sentence)))),
         _participles(after) or _participles(before),
         " ".join(w for w in run if w[:1].isupper()) or _subject(sentence, before, q),
         "",
