@@ -26,7 +26,7 @@ import numpy as np
 
 from qa.config import Settings
 from qa.corpus import Chunk
-from qa.errors import QAError
+from qa.errors import ClusterError
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +38,6 @@ Report = Callable[[str, int, int], object]
 last_run: RayEmbedded | None = (
     None  # the last build's figures without its arrays (for `qa bench --ray`)
 )
-
-
-class ClusterError(QAError):
-    hint = (
-        "start a cluster (`ray start --head`, `ray up`, or KubeRay) and pass its address to `--ray` "
-        "(or QA_RAY_ADDRESS), `--ray auto` to join the one on this machine, or `--ray` alone for a local one"
-    )
 
 
 @dataclass

@@ -63,3 +63,10 @@ class EvalError(QAError):
 
 class IndexWriteError(QAError):
     hint = "make the index folder writable, or set QA_INDEX_DIR (or --index) to a writable folder"
+
+
+class ClusterError(QAError):
+    hint = (
+        "start a cluster (`ray start --head`, `ray up`, or KubeRay) and pass its address to `--ray` "
+        "(or QA_RAY_ADDRESS), `--ray auto` to join the one on this machine, or `--ray` alone for a local one"
+    )

@@ -188,6 +188,13 @@ def test_driver_killed_mid_build_leaves_previous_index(tmp_path, embedder, clust
     assert len(index) == before.n_chunks
 
 
+def test_plain_app_does_not_import_ray():
+    code = "import sys, qa.cli, qa.index.build, qa.chat, qa.web; print('ray' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
+
+
 def test_unreachable_address_fails_fast_with_a_hint(tmp_path):
     import socket
 
