@@ -62,6 +62,7 @@ def test_a_date_range_filters_the_sources(news, fake_embedder):
         "science_desk.atom#1",
         "science_desk.atom#2",
         "radio_transcript.txt",
+        "undated.txt",  # in range by its file date
     }
     with pytest.raises(QuestionError, match="no document published"):
         engine.ask(strike, since="2030-01-01")
