@@ -35,9 +35,8 @@ DEFAULT_PORT = 6379  # the GCS port of `ray start --head`
 CLIENT_PORT = 10001  # Ray Client (ray://)
 _FIELDS = [f.name for f in dataclasses.fields(Chunk)]
 Report = Callable[[str, int, int], object]
-last_run: RayEmbedded | None = (
-    None  # the last build's figures without its arrays (for `qa bench --ray`)
-)
+# The last build's figures, without its arrays (read by `qa bench --ray`).
+last_run: RayEmbedded | None = None
 
 
 @dataclass
@@ -78,7 +77,7 @@ def _probe(address: str) -> None:
 
 def connect(settings: Settings) -> bool:
     """Join or start the cluster `settings.ray_address` names; True when this call started Ray here
-    (then the caller shuts it down). A process already connected (tests, `qa bench`) is reused."""
+    (then the caller shuts it down). A process already connected (`qa bench --ray`) is reused."""
     try:
         import ray
     except ImportError:
@@ -122,6 +121,9 @@ class ChunkEmbedder:
     def __init__(self, settings: Settings) -> None:
         from qa.embed import Embedder
 
+        # The ONNX export is a derived file of each machine: the worker's own cache folder
+        # (QA_CACHE_DIR there, else ~/.cache/qa of its user), not the driver's path.
+        settings = dataclasses.replace(settings, cache_dir=Settings.from_env().cache_dir)
         self.embedder = Embedder(settings)
         if self.embedder.backend == "torch":
             import torch
@@ -179,7 +181,7 @@ def embed_on_ray(
 ) -> RayEmbedded:
     """Embed `chunks` (in the local build's order and slices) on the cluster of `settings.ray_address`.
 
-    `backend` is the driver's ("onnx" or "torch") so both sides compute the same vectors; `dim` is
+    `backend` is the driver's ("onnx", "onnx-int8" or "torch"): both sides compute the same vectors; `dim` is
     checked against what the actors return.
     """
     import ray
@@ -247,7 +249,6 @@ def _collect(ds, n: int, dim: int, workers: int, report: Report) -> RayEmbedded:
     cpu = 0.0
     t0 = time.perf_counter()
     first = 0.0
-    done = 0
     report("embedding", 0, n)
     for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
         for row, v, sp, p in zip(
@@ -265,7 +266,7 @@ def _collect(ds, n: int, dim: int, workers: int, report: Report) -> RayEmbedded:
             ]
             pooled[row] = np.frombuffer(p, dtype=np.float32).reshape(-1, dim)
             seen[row] = True
-        done += len(batch["row"])
+        done = int(seen.sum())  # a retried slice never counts twice
         cpu += float(np.sum(batch["cpu_s"]))
         first = first or time.perf_counter() - t0
         elapsed = time.perf_counter() - t0
