@@ -309,11 +309,17 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
 @click.option("--limit-docs", type=click.IntRange(1), help="BEIR: keep the judged documents plus others up to N.")
 @click.option("--limit-queries", type=click.IntRange(1), help="BEIR: only the first N judged queries.")
 @click.option("--no-cache", is_flag=True, help="BEIR: embed the documents again instead of using ~/.cache/qa/beir.")
+@click.option("--articles", help="Gold file: only questions about these documents by number, e.g. 18-35.")
+@click.option("--sources-glob", help="Gold file: only questions about documents matching this glob ('|' between).")
+@click.option("--every", type=click.IntRange(1), default=1, help="Gold file: every Nth question (after filters).")
+@click.option("--limit", type=click.IntRange(1), help="Gold file: the first N questions (after filters).")
+@click.option("--details", is_flag=True, help="With --json: every question's result too.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
 @handle_errors
 def eval_cmd(ctx: click.Context, questions_file: str | None, beir_dir: str | None, k: int | None, mode: str | None,
-             split: str, limit_docs: int | None, limit_queries: int | None, no_cache: bool, as_json: bool) -> None:
+             split: str, limit_docs: int | None, limit_queries: int | None, no_cache: bool, articles: str | None,
+             sources_glob: str | None, every: int, limit: int | None, details: bool, as_json: bool) -> None:
     """Score retrieval and answers on gold QUESTIONS_FILE (JSONL/YAML), or on a BEIR benchmark (--beir DIR)."""
     from qa.embed import shared_embedder
     from qa.errors import EvalError
@@ -341,22 +347,16 @@ def eval_cmd(ctx: click.Context, questions_file: str | None, beir_dir: str | Non
             click.echo(f"{m:8} {v['ndcg@10']:8.4f} {v['recall@100']:8.4f} {v['mrr@10']:8.4f}")
         return
     from qa.chat import Engine
-    from qa.evaluate import evaluate, load_gold
+    from qa.evaluate import evaluate, format_report, load_gold, select
 
     engine = Engine(settings)
     gold = load_gold(questions_file, list(engine.index.documents))
+    gold = select(gold, sources_glob=sources_glob, articles=articles, every=every, limit=limit)
     report = evaluate(engine, gold, k=k, mode=mode)
     if as_json:
-        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+        click.echo(json.dumps(report.to_dict(with_results=details), ensure_ascii=False))
         return
-    click.echo(f"{report.questions} questions ({report.answerable} answerable, {report.unanswerable} unanswerable), "
-               f"mode {report.mode}, k {report.k}")
-    for name, value in report.metrics.items():
-        click.echo(f"  {name:20} {'-' if value is None else f'{value:.3f}'}")
-    if report.misses:
-        click.echo(f"misses ({len(report.misses)}):")
-        for m in report.misses:
-            click.echo(f"  line {m.line} [{m.kind}] {m.question}\n      {m.detail}")
+    click.echo(format_report(report))
 
 
 @cli.command("bench")
@@ -373,7 +373,7 @@ def eval_cmd(ctx: click.Context, questions_file: str | None, beir_dir: str | Non
 @click.option("--workdir", type=click.Path(file_okay=False), help="Where temporary indexes go (default: system temp).")
 @click.option("--parts", default="real,backends,scale,cold", show_default=True,
               help="Comma-separated parts to run: real, backends (fp32 vs int8 build), scale, cold.")
-@click.option("--cold", "cold_runs", type=click.IntRange(0, 1000), default=10, show_default=True,
+@click.option("--cold", "cold_runs", type=click.IntRange(0, 1000), default=5, show_default=True,
               help="Fresh `qa ask` processes per question for the cold-start part (0 skips it).")
 @click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
               help="Only the Ray comparison (docs/scale.md): --texts real chunks built locally and by 1 and 2 "

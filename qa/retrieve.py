@@ -1,6 +1,10 @@
-"""Hybrid retrieval: dense (FAISS) + BM25, fused by reciprocal rank fusion.
+"""Hybrid retrieval: dense (FAISS) + BM25, fused by reciprocal rank fusion that keeps each side's best.
 
-Fusion is a pure function on rankings so it can be tested and reused (the BEIR runner uses the same code).
+With a small rrf_k a chunk ranked 1st by one side but outside the other side's top 20 drops out of the
+top 5, though one side being sure of it is worth keeping (BM25's 1st chunk holds a news-quiz answer far
+more often than dense's). So after fusing, each side's top chunk is moved up into the first KEEP_WITHIN
+places when fusion left it below. Fusion is a pure function on rankings so it can be tested and reused
+(the BEIR runner uses the same code).
 """
 
 from __future__ import annotations
@@ -40,6 +44,28 @@ def rrf(
     return sorted(scores.items(), key=lambda kv: -kv[1])
 
 
+KEEP_WITHIN = 5  # each side's top chunk is among the first KEEP_WITHIN fused hits
+
+
+def keep_tops(
+    fused: list[tuple[int, float]], rankings: Sequence[Sequence[int]], within: int = KEEP_WITHIN
+) -> list[tuple[int, float]]:
+    """`fused` with each ranking's first item moved up to place `within` when fusion put it lower.
+
+    The moved item takes the score of the item it lands before, so scores stay non-increasing."""
+    out = list(fused)
+    for ranking in rankings:
+        if not ranking:
+            continue
+        pos = next((i for i, (d, _) in enumerate(out) if d == ranking[0]), None)
+        if pos is None or pos < within:
+            continue
+        item = out.pop(pos)
+        at = within - 1
+        out.insert(at, (item[0], out[at][1] if at < len(out) else item[1]))
+    return out
+
+
 class Retriever:
     def __init__(self, index: Index, embedder, settings: Settings) -> None:
         self.index = index
@@ -72,11 +98,8 @@ class Retriever:
         elif mode == "bm25":
             fused = sparse
         else:
-            fused = rrf(
-                [[c for c, _ in dense], [c for c, _ in sparse]],
-                [s.dense_weight, s.bm25_weight],
-                s.rrf_k,
-            )
+            rankings = [[c for c, _ in dense], [c for c, _ in sparse]]
+            fused = keep_tops(rrf(rankings, [s.dense_weight, s.bm25_weight], s.rrf_k), rankings)
         fused = fused[:k]
         ids = [cid for cid, _ in fused]
         rel = self.index.cosine(qvec, ids)

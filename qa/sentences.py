@@ -13,12 +13,24 @@ import threading
 from qa.corpus import Chunk
 
 MIN_WORDS = 4  # shorter lines ("- News", "article picture") are never quoted
-SENTENCE_RULES = 1  # bump when this module changes which spans are quotable: the index redoes cached spans
 _TERMINATORS = frozenset(".!?…。！？;:")
 _LINE_END = re.compile(r"[.!?]?\s*$")
 _WORD_APOSTROPHE = re.compile(r"(?<=\w)['’](?=\w)")  # "Korea's", "don't": never a boundary
 _QUOTES = frozenset("\"'“”‘’«»`")  # pysbd reads other quote marks as possible boundaries ("-' A")
+SENTENCE_RULES = (
+    2  # bump when this module changes which spans are quotable: the index redoes cached spans
+)
 _local = threading.local()
+# Page furniture and link lists: never an answer, whatever the topic (patterns of web page layout only).
+_FURNITURE = re.compile(
+    r"^\s*(?:related(?:\s+(?:articles?|stories|coverage|content|reading))?\s*:|read\s+(?:more|also|next)\b|"
+    r"see\s+also\b|also\s+read\b|more\s+(?:from|on)\b.*:|advertisement\b|sponsored\b|sign\s+up\b|"
+    r"subscribe\b|share\s+(?:this|on)\b|follow\s+us\b|click\s+here\b|watch\s*:|listen\s*:|"
+    r"(?:photo|image|picture|video)\s*(?:credit)?\s*:|copyright\b|©)"
+    r"|\b\d+\s*(?:-\s*)?min(?:ute)?s?\s+read\b|\barticle\s+(?:picture|image|photo)\b|https?://|www\.",
+    re.IGNORECASE,
+)
+_SEPARATORS = re.compile(r"\s(?:\||•|·|»)\s")
 
 
 def _segmenter():
@@ -45,7 +57,9 @@ def _one_sentence(line: str) -> bool:
     property test). Skipping pysbd there makes building a
     million one-sentence chunks take seconds instead of minutes."""
     body = _WORD_APOSTROPHE.sub("", line[: _LINE_END.search(line).start()])
-    return any(c.isalnum() for c in body) and not any(c in _TERMINATORS or c in _QUOTES for c in body)
+    return any(c.isalnum() for c in body) and not any(
+        c in _TERMINATORS or c in _QUOTES for c in body
+    )
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
@@ -93,15 +107,31 @@ def _pysbd_line(line: str) -> list[tuple[int, int]]:
     return spans
 
 
+def is_furniture(text: str) -> bool:
+    """Page furniture ("1 min read", "article picture", "Related: ..."), a link or headline list
+    ("A | B | C"), or a headline-style line (no closing punctuation, mostly Capitalised Words)."""
+    if _FURNITURE.search(text) or len(_SEPARATORS.findall(text)) >= 2:
+        return True
+    words = re.findall(r"[A-Za-z][\w'’-]*", text)
+    if text.rstrip()[-1:] in ".!?\"'”’)" or len(words) < 4:
+        return False
+    capitalised = sum(w[0].isupper() for w in words)
+    return capitalised >= 0.6 * len(words)
+
+
 def quotable_spans(chunk: Chunk) -> list[tuple[int, int]]:
     """Spans (offsets in `chunk.text`) an answer may quote: long enough, and not the document's title
     line (the citation shows the title anyway, and a headline is not a finding)."""
     out = []
     for a, b in split_sentences(chunk.text):
         text = chunk.text[a:b]
-        if len(text.split()) < MIN_WORDS:
+        if len(text.split()) < MIN_WORDS or is_furniture(text):
             continue
-        if text == chunk.title and not chunk.text[:a].strip() and chunk.start + a < len(chunk.title) + 2:
+        if (
+            text == chunk.title
+            and not chunk.text[:a].strip()
+            and chunk.start + a < len(chunk.title) + 2
+        ):
             continue
         out.append((a, b))
     return out

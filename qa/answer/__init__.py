@@ -1,20 +1,21 @@
 """The answer layer: quoted sentences with citations, figures with their scope, honest abstention.
 
-`compose` turns retrieved passages into an `Answer`; the rest of the package holds its parts.
+`compose` turns retrieved passages into an `Answer`: `records` holds the dataclasses, `score` ranks
+candidate sentences, `abstain` decides when the evidence does not answer, `kinds` says what a
+question asks for, `figures` summarises quantities.
 """
 
 from qa.answer.compose import (
-    Answer,
-    Citation,
-    Sentence,
     abstain_text,
     compose,
     missing_names,
     passage_sentences,
     question_names,
-    score_sentences,
+    rank_sentences,
     split_sentences,
 )
+from qa.answer.kinds import question_kind
+from qa.answer.records import Answer, Citation, Sentence
 
 __all__ = [
     "Answer",
@@ -24,7 +25,8 @@ __all__ = [
     "compose",
     "missing_names",
     "passage_sentences",
+    "question_kind",
     "question_names",
-    "score_sentences",
+    "rank_sentences",
     "split_sentences",
 ]

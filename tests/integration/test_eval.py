@@ -11,9 +11,9 @@ from click.testing import CliRunner
 from qa.cli import cli
 from qa.errors import EvalError
 from qa.evaluate import answer_contains, load_gold
+from tests.conftest import CORPUS, need_bench
 
-GOLD = Path(__file__).parent / "gold" / "corpus.jsonl"
-SCIFACT = Path(__file__).resolve().parent.parent.parent / "shared" / "bench" / "scifact"
+GOLD = Path(__file__).parent.parent / "gold" / "corpus.jsonl"
 DOCS = [
     "000_1b968beef730d8b4.txt",
     "001_e4cce470ff14cd12.txt",
@@ -48,7 +48,7 @@ def test_shipped_gold_file_is_well_formed():
     assert 4 <= len(unanswerable) <= 8
     assert {s for g in gold for s in g.sources} == set(DOCS)  # every article is asked about
     # every expected answer is really in one of its expected articles
-    corpus = Path(__file__).parent.parent / "corpus"
+    corpus = CORPUS
     for g in gold:
         if g.answer:
             assert any(
@@ -232,13 +232,12 @@ def test_beir_cli_on_a_tiny_benchmark(real_settings, tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_scifact_scaled_down(embedder, tmp_path):
     """SciFact through the app's retrieval: the first 100 test queries, their relevant documents and
-    other documents up to 500. The full run (README) is `qa eval --beir /work/shared/bench/scifact`."""
-    if not (SCIFACT / "corpus.jsonl").is_file():
-        pytest.skip(f"SciFact is not at {SCIFACT}")
+    other documents up to 500. The full run (docs/retrieval.md) is `qa eval --beir BENCH/scifact`."""
+    scifact = need_bench("scifact")
     from qa.beir import run_beir
     from qa.config import Settings
 
-    res = run_beir(SCIFACT, Settings(), embedder, limit_docs=500, limit_queries=100, cache=tmp_path)
+    res = run_beir(scifact, Settings(), embedder, limit_docs=500, limit_queries=100, cache=tmp_path)
     assert (res.documents, res.queries) == (500, 100)
     m = res.metrics
     # a smaller pool is easier than the full 5,183 documents. Measured: nDCG@10 dense 0.874, BM25 0.874,
@@ -247,6 +246,6 @@ def test_scifact_scaled_down(embedder, tmp_path):
     assert m["hybrid"]["ndcg@10"] >= max(0.87, m["dense"]["ndcg@10"], m["bm25"]["ndcg@10"])
     assert min(m[x]["recall@100"] for x in m) >= 0.97
     again = run_beir(
-        SCIFACT, Settings(), embedder, limit_docs=500, limit_queries=100, cache=tmp_path
+        scifact, Settings(), embedder, limit_docs=500, limit_queries=100, cache=tmp_path
     )
     assert again.metrics == res.metrics  # second run reads the cached embeddings: same numbers

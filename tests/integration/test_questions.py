@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from qa.retrieve import Retriever
 from qa.index import load_index
+from qa.retrieve import Retriever
 
 A0, A1, A2, A3 = (
     "000_1b968beef730d8b4.txt",
@@ -46,6 +46,8 @@ def test_the_right_article_is_retrieved(retriever, question, expected):
     hits = retriever.search(question, k=5)  # the app's default: hybrid
     top3 = [h.chunk.doc_id for h in hits[:3]]
     assert set(top3) & expected, [(h.chunk.doc_id, round(h.relevance, 3)) for h in hits]
+    if len(expected) > 2:  # a question every article answers: the top 5 reads several of them
+        assert len({h.chunk.doc_id for h in hits} & expected) >= 3, [h.chunk.doc_id for h in hits]
 
 
 def top1_accuracy(retriever, mode: str) -> float:
