@@ -130,21 +130,27 @@ def _actor_processes(since: float = 0.0) -> list:
     return out
 
 
-def test_worker_killed_mid_build_is_retried(tmp_path, embedder, cluster, local_home):
+def test_workers_killed_mid_build_are_retried(tmp_path, embedder, cluster, local_home):
     from qa.index import build_index
 
     home = make_home(tmp_path, _corpus_files(), copy_corpus=True)
     killed: list[int] = []
 
+    later: set[int] = set()
+
     def progress(stage: str, done: int, total: int) -> None:
+        if stage == "embedding" and killed:
+            later.update(p.pid for p in _actor_processes())
         if stage == "embedding" and 0 < done < total and not killed:
-            victims = _actor_processes()
+            victims = _actor_processes()  # every worker: whichever holds the next slice dies
             assert victims, "no Ray actor process found to kill"
-            victims[0].send_signal(signal.SIGKILL)
-            killed.append(victims[0].pid)
+            for v in victims:
+                v.send_signal(signal.SIGKILL)
+                killed.append(v.pid)
 
     report = build_index(_ray_settings(home, cluster), embedder, progress)
     assert killed and report.embedded == report.chunks
+    assert later - set(killed), "the rest was not embedded by restarted actors"
     _assert_same_index(local_home, home)
 
 
