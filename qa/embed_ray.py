@@ -184,14 +184,14 @@ def embed_on_ray(
     `backend` is the driver's ("onnx", "onnx-int8" or "torch"): both sides compute the same vectors; `dim` is
     checked against what the actors return.
     """
+    report = report or (lambda stage, done, total: None)
+    n = len(chunks)
+    if n == 0:  # everything came from the cache: no cluster needed
+        return RayEmbedded(np.zeros((0, dim), dtype=np.float32), [], [], 0, 0.0, 0.0)
+    started = connect(settings)
     import ray
     import ray.data
 
-    report = report or (lambda stage, done, total: None)
-    n = len(chunks)
-    if n == 0:
-        return RayEmbedded(np.zeros((0, dim), dtype=np.float32), [], [], 0, 0.0, 0.0)
-    started = connect(settings)
     try:
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False  # the driver reports its own progress
