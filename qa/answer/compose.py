@@ -23,6 +23,7 @@ from qa.answer.names import missing_names as whole_corpus_missing
 from qa.answer.names import question_names
 from qa.answer.records import Answer, Citation, Sentence
 from qa.answer.score import Idf, QuestionTerms, load_weights, score_rows, sentence_features
+from qa.answer.sides import opposing_sides
 from qa.config import Settings
 from qa.retrieve import Hit
 from qa.sentences import MIN_WORDS, quotable_spans, split_sentences  # noqa: F401 (re-exported)
@@ -245,13 +246,18 @@ def _with_figures(
     block = figure_block(
         question, resolved, r.sentences, prob, index, embedder, min_score=MIN_PROBABILITY
     )
+    sides = (
+        None
+        if block
+        else opposing_sides(resolved or question, r.sentences, prob, index, MIN_PROBABILITY)
+    )
     cid: dict[int, int] = {}
     for i in block.sentences if block else []:
         cid.setdefault(i, len(cid) + 1)
-    for i in chosen:
+    for i in chosen + (sides.sentences if sides else []):
         cid.setdefault(i, len(cid) + 1)
     body = chosen + [i for i in cid if i not in chosen]
-    parts = [block.render(cid)] if block else []
+    parts = [block.render(cid)] if block else [sides.render(cid)] if sides else []
     parts.append(" ".join(f"{r.sentences[i].text} [{cid[i]}]" for i in body))
     citations = [
         _citation(n, r.sentences[i], float(r.cos[i]), index)
