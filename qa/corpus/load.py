@@ -6,8 +6,14 @@ its file; a file holding several articles (a feed, an export) gives "<file>#<n>"
 
 from __future__ import annotations
 
+import functools
+import json
+import os
+import secrets
+import sys
 import unicodedata
 from collections import OrderedDict
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -28,6 +34,11 @@ SLOW_SUFFIXES = {".html", ".htm", ".xhtml", ".pdf", ".rss", ".atom", ".xml"}
 CACHE_CHARS = 32 * 2**20
 _CACHE: OrderedDict[tuple[str, str], list[Part]] = OrderedDict()
 _cached_chars = 0
+# On disk (`cache_dir/extract/`, when the caller gives a cache folder): a build in a new process
+# does not extract every unchanged page again. Entries are keyed by the bytes' SHA-256 and by the
+# loader's code and library version; the folder can be deleted at any time.
+EXTRACT_VERSION = 1
+LIBRARIES = {".pdf": "pypdfium2", ".rss": "feedparser", ".atom": "feedparser", ".xml": "feedparser"}
 
 
 def is_blank(text: str) -> bool:
@@ -44,8 +55,49 @@ def clear_cache() -> None:
     _cached_chars = 0
 
 
-def extract(raw: bytes, name: str, suffix: str) -> list[Part]:
-    """The loader's parts for these bytes (slow formats: remembered while unchanged, see _CACHE)."""
+@functools.cache
+def _loader_tag(suffix: str) -> str:
+    """Changes whenever the loader's code or its library's version does: old entries are not reused."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    lib = LIBRARIES.get(suffix, "trafilatura")
+    try:
+        lib_version = version(lib)
+    except PackageNotFoundError:
+        lib_version = "?"
+    module = sys.modules[LOADERS[suffix].__module__]
+    try:
+        code = Path(module.__file__ or "").read_bytes()
+    except OSError:
+        code = b""
+    return sha256_text(f"{EXTRACT_VERSION} {suffix} {lib} {lib_version} {sha256_bytes(code)}")[:12]
+
+
+def _disk_path(cache_dir: Path, suffix: str, digest: str) -> Path:
+    return cache_dir / "extract" / digest[:2] / f"{digest}-{_loader_tag(suffix)}.json"
+
+
+def _from_disk(path: Path) -> list[Part] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return [Part(p["title"], p["text"], p["meta"], p["key"], p["problem"]) for p in data]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # missing or damaged: extract again
+
+
+def _to_disk(path: Path, parts: list[Part]) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        tmp.write_text(json.dumps([asdict(p) for p in parts], ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a cache that cannot be written only costs time
+
+
+def extract(raw: bytes, name: str, suffix: str, cache_dir: Path | None = None) -> list[Part]:
+    """The loader's parts for these bytes. Slow formats are remembered by the bytes' SHA-256, in
+    memory (`_CACHE`) and, given a cache folder, on disk."""
     global _cached_chars
     if suffix not in SLOW_SUFFIXES:
         return LOADERS[suffix](raw, name)
@@ -54,7 +106,12 @@ def extract(raw: bytes, name: str, suffix: str) -> list[Part]:
     if parts is not None:
         _CACHE.move_to_end(key)
         return parts
-    parts = LOADERS[suffix](raw, name)
+    disk = _disk_path(cache_dir, suffix, key[1]) if cache_dir is not None else None
+    parts = _from_disk(disk) if disk is not None and disk.exists() else None
+    if parts is None:
+        parts = LOADERS[suffix](raw, name)
+        if disk is not None:
+            _to_disk(disk, parts)
     size = sum(len(p.text) for p in parts)
     if size <= CACHE_CHARS // 4:
         _CACHE[key] = parts
@@ -87,9 +144,9 @@ def _mtime_date(path: Path) -> str | None:
         return None
 
 
-def load_file(path: Path, name: str) -> list[Part]:
+def load_file(path: Path, name: str, cache_dir: Path | None = None) -> list[Part]:
     """The parts of one corpus file; a single-article file without a date gets its file's date, labelled."""
-    parts = extract(path.read_bytes(), name, path.suffix.lower())
+    parts = extract(path.read_bytes(), name, path.suffix.lower(), cache_dir)
     if len(parts) == 1 and parts[0].key is None and "published" not in parts[0].meta:
         day = _mtime_date(path)
         if day:
@@ -101,9 +158,11 @@ def load_file(path: Path, name: str) -> list[Part]:
 
 
 def load_corpus(
-    corpus_dir: Path, max_bytes: int = MAX_FILE_BYTES
+    corpus_dir: Path, max_bytes: int = MAX_FILE_BYTES, cache_dir: Path | None = None
 ) -> tuple[list[Document], list[Skipped]]:
-    """Load every supported file; anything unusable is returned in `skipped` with its reason and fix."""
+    """Load every supported file; anything unusable is returned in `skipped` with its reason and fix.
+
+    `cache_dir` (Settings.cache_dir): keep extracted pages, PDFs and feeds there between processes."""
     docs: list[Document] = []
     files, skipped = scan_corpus(corpus_dir)
     seen: dict[str, str] = {}
@@ -115,7 +174,7 @@ def load_corpus(
         names.add(name)
         try:
             problem = problem or _file_problem(path, name, max_bytes)
-            parts = [] if problem else load_file(path, name)
+            parts = [] if problem else load_file(path, name, cache_dir)
         except CorpusError as exc:
             reason = exc.message.split(": ", 1)[-1]
             problem = f"{reason}: {exc.hint}" if exc.hint else reason

@@ -240,3 +240,32 @@ def test_date_range_filter_picks_documents_by_publication_date():
         published_between(meta, "2026-01-01", None)
     with pytest.raises(QuestionError, match="not a date"):
         published_between(meta, "last week", None)
+
+
+def test_extracted_pages_are_kept_on_disk_between_processes(tmp_path, monkeypatch):
+    from qa.corpus import load
+    from qa.corpus.loaders import LOADERS
+
+    corpus, cache = tmp_path / "corpus", tmp_path / "cache"
+    corpus.mkdir()
+    for name in ("river_post_wildfire.html", "harbour_report.pdf", "science_desk.atom"):
+        shutil.copy(FIXTURES / name, corpus / name)
+    load.clear_cache()
+    first, _ = load_corpus(corpus, cache_dir=cache)
+    assert len(list((cache / "extract").rglob("*.json"))) == 3
+    load.clear_cache()  # as a new process would start
+
+    def must_not_run(raw: bytes, name: str):
+        raise AssertionError(f"{name} extracted again")
+
+    for suffix in (".html", ".pdf", ".atom"):
+        monkeypatch.setitem(LOADERS, suffix, must_not_run)
+    again, _ = load_corpus(corpus, cache_dir=cache)
+    assert [(d.doc_id, d.text, d.meta, d.title) for d in again] == [
+        (d.doc_id, d.text, d.meta, d.title) for d in first
+    ]
+    monkeypatch.undo()
+    for p in (cache / "extract").rglob("*.json"):  # a damaged cache entry is extracted again
+        p.write_text("{not json")
+    load.clear_cache()
+    assert [d.text for d in load_corpus(corpus, cache_dir=cache)[0]] == [d.text for d in first]
