@@ -193,7 +193,7 @@ def _read_corpus(settings: Settings) -> tuple[list[Document], list[Skipped], dic
     from qa.index.status import corpus_snapshot
 
     stats = corpus_snapshot(settings.corpus_dir)
-    docs, skipped = load_corpus(settings.corpus_dir, settings.max_file_bytes)
+    docs, skipped = load_corpus(settings.corpus_dir, settings.max_file_bytes, settings.cache_dir)
     if not docs:
         reasons = "; ".join(f"{s.name}: {s.reason}" for s in skipped[:5])
         raise CorpusError(

@@ -132,7 +132,7 @@ def corpus_status(settings: Settings, manifest: Manifest | None) -> list[DocStat
         return _from_manifest(manifest)
     from qa.corpus import load_corpus
 
-    docs, skipped = load_corpus(settings.corpus_dir, settings.max_file_bytes)
+    docs, skipped = load_corpus(settings.corpus_dir, settings.max_file_bytes, settings.cache_dir)
     indexed = manifest.documents if manifest else {}
     out: list[DocStatus] = []
     for d in docs:
