@@ -383,7 +383,7 @@ def _scopes(found: Sequence[Found], a: Asked, same: set[str], names: set[str]) -
         thing = a.key if fig.key in same else fig.key
         mixed = bool(fig.participles - a.stems)  # "killed or wounded" when "wounded" is asked
         key = (fig.unit, thing + ("+" if mixed else ""), fig.subject_key, fig.period_key)
-        counted = fig.counted if thing != a.key else ""
+        counted = fig.counted if thing != a.key else (fig.events if mixed else "")
         scope = by_scope.setdefault(key, Scope(fig.unit, fig.subject, fig.period, counted))
         for row in scope.rows:  # one row per value; a story's copies join its row whatever they say
             if _value_key(row[0]) == _value_key(f) or any(x.story == f.story for x in row):

@@ -105,6 +105,7 @@ class Figure:
     ]  # stems of its clause's -ed/-en words ("killed"): what happened to it
     subject: str  # "Samsung"; "" when no name is near
     period: str  # the period phrase as written ("in a single week"); "" when none
+    events: str = ""  # its clause's event words as written ("killed or wounded")
 
     @property
     def duration(self) -> bool:
@@ -290,9 +291,10 @@ def _figure(
         counted,
         stem(key_word) if key_word else "",
         content_stems(" ".join(_window(sentence, q, 0, len(sentence)))),
-        _participles(after) or _participles(before),
+        _participles(_main_clause(after)) or _participles(before),
         " ".join(w for w in run if w[:1].isupper()) or _subject(sentence, before, q),
         "",
+        _event_words(before, after),
     )
 
 
@@ -303,6 +305,27 @@ def _time_stems() -> frozenset[str]:
 
 def _is_participle(word: str) -> bool:
     return word[:1].islower() and word.lower().endswith(("ed", "en"))
+
+
+def _event_words(before: str, after: str) -> str:
+    """The -ed/-en words of a figure's clause, as written ("killed or wounded")."""
+    skip = word_union("linking_words", "function_words", "attribution_words", "auxiliaries")
+
+    def events(text: str) -> list[str]:
+        return [w for w in WORD.findall(text) if _is_participle(w) and w.lower() not in skip]
+
+    words_ = events(_main_clause(after)) or events(before)
+    return " or ".join(dict.fromkeys(words_))
+
+
+def _main_clause(after: str) -> str:
+    """The words after a number up to a subordinate clause ("... beds, after it opened ...")."""
+    subs = word_set("subordinators")
+    toks = list(WORD.finditer(after))
+    for m in toks:
+        if m.group().lower() in subs:
+            return after[: m.start()]
+    return after
 
 
 def _participles(text: str) -> frozenset[str]:

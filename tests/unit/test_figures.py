@@ -270,3 +270,18 @@ def test_timeline_names_outlets_and_ignores_file_dates():
         d["meta"]["date_source"] = "file mtime"
     b, _ = block("How many cases did officials count?", s, docs)
     assert b.disagree and not b.changed
+
+
+def test_a_combined_count_is_not_set_against_its_part():
+    s = sents(
+        ("a", "About 40 workers were killed and 120 injured in the blast."),
+        ("b", "More than 200 workers were killed or injured."),
+    )
+    b, text = block("How many workers were injured?", s)
+    assert not b.disagree and "40" not in text  # "killed" is another count
+    assert "120 [1]" in text and "more than 200 killed or injured [2]" in text
+    s = sents(
+        ("a", "The hospital now has 120 beds for flu patients after it opened 45 extra beds.")
+    )
+    b, text = block("How many beds does the hospital have?", s)
+    assert "120" in text and not b.disagree  # "after it opened ..." is another clause's event
