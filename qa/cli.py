@@ -196,7 +196,9 @@ def _print_answer(answer, as_json: bool) -> None:
         click.echo("")
         click.echo("Sources:" if answer.citations else "Closest, but not an answer:")
         for c in cites:
-            click.echo(f"  [{c.id}] {c.title} ({c.source}, chars {c.start}-{c.end}, score {c.score:.2f})")
+            dated = ", ".join(v for v in (getattr(c, "published", None), getattr(c, "outlet", None)) if v)
+            click.echo(f"  [{c.id}] {c.title} ({c.source}, chars {c.start}-{c.end}, score {c.score:.2f})"
+                       + (f" {dated}" if dated else ""))
 
 
 def _retrieval_options(fn: Callable[..., Any]) -> Callable[..., Any]:
