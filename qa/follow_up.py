@@ -69,7 +69,7 @@ def is_follow_up(question: str) -> bool:
         return True
     if question_names(question) and not pronouns:
         return False  # names its own subject: self-contained
-    fn = word_union("function_words", "personal_pronouns", "demonstratives")
+    fn = word_union("function_words", "more_function_words", "personal_pronouns", "demonstratives")
     content = [w for w in words if w not in fn]
     return bool(pronouns) or bool(set(words) & word_set("demonstratives")) or len(content) <= 1
 
@@ -91,7 +91,7 @@ def plural_phrase(text: str) -> str:
 
 
 def _plural_phrases(text: str) -> list[tuple[str, bool]]:
-    fn = word_union("function_words", "auxiliaries")
+    fn = word_union("function_words", "more_function_words", "auxiliaries")
     toks = list(_TOKEN.finditer(text))
     out = []
     for i, m in enumerate(toks):
@@ -151,7 +151,7 @@ def _replace_pronoun(question: str, person: str, group: str) -> str | None:
 
 def _followed_by_noun(question: str, at: int) -> bool:
     nxt = _TOKEN.findall(question[at:])[:1]
-    return bool(nxt) and nxt[0].lower() not in word_set("function_words")
+    return bool(nxt) and nxt[0].lower() not in word_union("function_words", "more_function_words")
 
 
 # ---------------------------------------------------------------- the rewrite

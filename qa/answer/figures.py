@@ -40,7 +40,7 @@ def stem(word: str) -> str:
 
 def content_stems(text: str) -> frozenset[str]:
     """Stems of the words of `text` that are not function words (hyphenated words split)."""
-    fn = word_set("function_words")
+    fn = word_union("function_words", "more_function_words")
     parts = [p for w in WORD.findall(text.lower()) for p in w.split("-")]
     return frozenset(stem(p) for p in parts if p and p not in fn and not p.isdigit())
 
@@ -140,7 +140,10 @@ def _window(sentence: str, q: Quantity, lo: int, hi: int) -> tuple[str, str]:
 
 def _counted_after(after: str) -> list[str]:
     """The noun phrase right after a number: "engineers", "dead North Korean soldiers", "killed or wounded"."""
-    fn, stops = word_set("function_words"), word_union("period_words", "time_units")
+    fn, stops = (
+        word_union("function_words", "more_function_words"),
+        word_union("period_words", "time_units"),
+    )
     toks = WORD.findall(after)
     if toks and toks[0].lower().startswith("-"):
         toks = toks[1:]
@@ -184,7 +187,7 @@ def _counted_before(before: str, at_start: bool) -> str:
     """For a number with nothing counted after it, the nearest content word before ("revenue rose 12%").
 
     Capitalised words are names, except the sentence's first word (`at_start`: `before` opens the sentence)."""
-    skip = word_union("linking_words", "function_words", "qualifiers")
+    skip = word_union("linking_words", "function_words", "more_function_words", "qualifiers")
     toks = WORD.findall(before)
     for i in range(len(toks) - 1, -1, -1):
         t = toks[i]
@@ -209,7 +212,10 @@ def _names(text: str) -> list[tuple[int, str]]:
 
 @functools.cache
 def _name_skip() -> frozenset[str]:
-    return word_union("function_words", "weekdays", "name_stop") | _month_names()
+    return (
+        word_union("function_words", "more_function_words", "weekdays", "name_stop")
+        | _month_names()
+    )
 
 
 @functools.cache
@@ -309,7 +315,9 @@ def _is_participle(word: str) -> bool:
 
 def _event_words(before: str, after: str) -> str:
     """The -ed/-en words of a figure's clause, as written ("killed or wounded")."""
-    skip = word_union("linking_words", "function_words", "attribution_words", "auxiliaries")
+    skip = word_union(
+        "linking_words", "function_words", "more_function_words", "attribution_words", "auxiliaries"
+    )
 
     def events(text: str) -> list[str]:
         return [w for w in WORD.findall(text) if _is_participle(w) and w.lower() not in skip]
@@ -329,7 +337,7 @@ def _main_clause(after: str) -> str:
 
 
 def _participles(text: str) -> frozenset[str]:
-    skip = word_union("linking_words", "function_words", "attribution_words")
+    skip = word_union("linking_words", "function_words", "more_function_words", "attribution_words")
     return frozenset(
         stem(w)
         for w in WORD.findall(text)
@@ -391,7 +399,7 @@ def asked(question: str) -> Asked | None:
     at = re.search(rf"\b{re.escape(found)}\b", low)
     rest = q[at.end() :] if at else q
     toks = WORD.findall(rest)
-    fn = word_set("function_words")
+    fn = word_union("function_words", "more_function_words")
     run: list[str] = []
     for t in toks:
         if t.lower() in fn or (run and t.lower().endswith(("ed", "ing")) and t[:1].islower()):

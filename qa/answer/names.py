@@ -33,7 +33,7 @@ def question_names(question: str) -> list[str]:
 
     Acronyms, function words and number words are not names.
     """
-    skip = word_union("function_words", "name_stop")
+    skip = word_union("function_words", "more_function_words", "name_stop")
     toks = [(m.start(), m.group()) for m in _TOKEN.finditer(question)]
     out: list[str] = []
     run: list[str] = []
