@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -350,10 +351,11 @@ def eval_cmd(ctx: click.Context, questions_file: str | None, beir_dir: str | Non
         return
     from qa.chat import Engine
     from qa.evaluate import evaluate, format_report, load_gold, select
+    from qa.gold import check_sources
 
     engine = Engine(settings)
-    gold = load_gold(questions_file, list(engine.index.documents))
-    gold = select(gold, sources_glob=sources_glob, articles=articles, every=every, limit=limit)
+    gold = select(load_gold(questions_file), sources_glob=sources_glob, articles=articles, every=every, limit=limit)
+    check_sources(gold, list(engine.index.documents), os.path.basename(questions_file))
     report = evaluate(engine, gold, k=k, mode=mode)
     if as_json:
         click.echo(json.dumps(report.to_dict(with_results=details), ensure_ascii=False))

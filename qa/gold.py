@@ -170,17 +170,22 @@ def load_gold(path: Path | str, known_documents: Sequence[str] | None = None) ->
         raise EvalError(f"{name}: more than {MAX_QUESTIONS} questions")
     gold = [_check(line, item, name) for line, item in records]
     if known_documents is not None:
-        known = set(known_documents)
-        for g in gold:
-            unknown = [s for s in g.sources if s not in known]
-            if unknown:
-                raise EvalError(
-                    f"{name} line {g.line}: source {unknown[0]!r} is not an indexed document",
-                    f"use a file name from `qa index status` (e.g. {sorted(known)[0]!r})"
-                    if known
-                    else None,
-                )
+        check_sources(gold, known_documents, name)
     return gold
+
+
+def check_sources(gold: Sequence[GoldQuestion], known_documents: Sequence[str], name: str) -> None:
+    """Every expected source is an indexed document (a typo there would silently count as a miss)."""
+    known = set(known_documents)
+    for g in gold:
+        unknown = [s for s in g.sources if s not in known]
+        if unknown:
+            raise EvalError(
+                f"{name} line {g.line}: source {unknown[0]!r} is not an indexed document",
+                f"use a file name from `qa index status` (e.g. {sorted(known)[0]!r})"
+                if known
+                else None,
+            )
 
 
 # ---------------------------------------------------------------- selecting

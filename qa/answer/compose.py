@@ -28,9 +28,11 @@ from qa.config import Settings
 from qa.retrieve import Hit
 from qa.sentences import MIN_WORDS, quotable_spans, split_sentences  # noqa: F401 (re-exported)
 
-MAX_SENTENCES = 3  # quoted sentences (list / yes-no / said questions: MAX_MANY; figures may add)
+MAX_SENTENCES = 4  # quoted sentences (list / yes-no / said questions: MAX_MANY; figures may add)
 MAX_MANY = 5
-KEEP_SHARE = 0.6  # quote another sentence when its probability is at least this share of the best's
+KEEP_SHARE = (
+    0.35  # quote another sentence when its probability is at least this share of the best's
+)
 MIN_PROBABILITY = 0.25  # ... and at least this
 NEAR_DUPLICATE = 0.92  # sentence cosine above this: the same sentence in another article
 MANY_KINDS = ("list", "yes-no", "said")
@@ -127,23 +129,23 @@ def _passage_citation(n: int, hit: Hit) -> Citation:
     return Citation(n, c.doc_id, c.title, c.start, c.end, c.text, hit.relevance, c.start, c.end)
 
 
-def _missing_words(query: str, stems: Sequence[str]) -> list[str]:
-    """The question's own words for missing stems (for the message), at most three."""
+def _missing_words(query: str, stems: Sequence[str], limit: int = 2) -> list[str]:
+    """The question's own words for the rarest missing stems (`stems` come rarest first)."""
     from qa.answer.score import _WORD, content_stems
 
-    out = []
+    words = {}
     for w in _WORD.findall(query):
         st = content_stems(w)
-        if st and st[0] in stems and w not in out:
-            out.append(w)
-    return out[:3]
+        if st:
+            words.setdefault(st[0], w)
+    return [words[s] for s in stems if s in words][:limit]
 
 
 def abstain_text(question: str, missing: Sequence[str] = (), lacking: Sequence[str] = ()) -> str:
     if missing:
         why = f"No passage mentions {', '.join(missing)}."
     elif lacking:
-        why = f"The closest passages do not say anything about {', '.join(lacking)} for this question."
+        why = f"The closest passages do not answer this about {' and '.join(lacking)}."
     else:
         why = f"No passage is relevant enough to answer: {question.strip()}"
     return f"The corpus does not say. {why} The closest passages are listed, but they are not an answer."

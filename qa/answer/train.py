@@ -28,9 +28,9 @@ from qa.answer.score import (
     sentence_features,
 )
 
-MAX_FALSE_ABSTENTION = (
-    0.09  # the threshold's target on the training questions (the goal is <= 0.10)
-)
+# The threshold's target on the training questions: with 0.09 the held-out articles 18-35 gave
+# 0.093 from the model plus 0.029 from names the corpus lacks (misspelt in SQuAD's questions).
+MAX_FALSE_ABSTENTION = 0.06
 # Sentence features the shipped model uses (forward selection on articles 01-17, held-out halves):
 # passage rank and BM25-first hurt held-out ranking, so the sentence stands on its own words.
 SENTENCE_MODEL = (

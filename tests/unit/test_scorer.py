@@ -217,7 +217,7 @@ def test_compose_abstains_and_says_what_is_missing(fake_embedder, monkeypatch):
     q = "Who designed the tunnel?"
     a = compose(q, retriever.search(q, 3), settings, embedder=fake_embedder, index=index)
     assert a.abstained and len(a.closest) == 3 and not a.citations
-    assert "tunnel" in a.answer and "designed" not in a.answer.split("say anything about")[1]
+    assert "about tunnel." in a.answer
 
 
 @pytest.mark.parametrize(
