@@ -206,4 +206,25 @@ def bench_backends(work: Path, base: Settings, n_texts: int, log: Log) -> dict:
         out[backend]["encode_per_s"] = round(len(texts) / dt, 1)
     out["int8_build_speedup"] = round(out["onnx"]["build_s"] / out["onnx-int8"]["build_s"], 2)
     out["int8_encode_speedup"] = round(spent["onnx"] / spent["onnx-int8"], 2)
+    out.update(_one_thread_cpu(base, texts))
     return out
+
+
+def _one_thread_cpu(base: Settings, texts: list[str]) -> dict:
+    """CPU seconds of the calling thread per text, each backend on one ONNX Runtime thread (which
+    then runs on the caller's thread): the model's own cost, whatever the machine's load."""
+    from qa.embed import Embedder
+
+    one = {b: Embedder(base.with_(embed_backend=b, embed_threads=1)) for b in ("onnx", "onnx-int8")}
+    cpu = dict.fromkeys(one, 0.0)
+    for e in one.values():
+        e.encode(texts[:4])  # warm-up
+    for i in range(0, len(texts), 16):
+        for backend, e in one.items():
+            t = time.thread_time()
+            e.encode(texts[i : i + 16])
+            cpu[backend] += time.thread_time() - t
+    return {
+        "one_thread_cpu_ms_per_text": {b: round(c / len(texts) * 1e3, 2) for b, c in cpu.items()},
+        "int8_one_thread_cpu_speedup": round(cpu["onnx"] / cpu["onnx-int8"], 2),
+    }

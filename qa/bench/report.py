@@ -24,7 +24,7 @@ def run_bench(
     ann_threshold: int | None = None,
     topic_share: float = TOPIC_SHARE,
     parts: tuple[str, ...] = PARTS,
-    cold_runs: int = 10,
+    cold_runs: int = 5,
 ) -> dict:
     """One benchmark run over copies of `settings.corpus_dir`; returns a JSON-ready dict.
 
@@ -135,7 +135,14 @@ def _backend_lines(b: dict) -> list[str]:
         f"build throughput ({b['texts']} chunks), fp32 ONNX {f['build_per_s']}/s vs int8 {q['build_per_s']}/s "
         f"(x{b['int8_build_speedup']}); encoder alone {f['encode_per_s']}/s vs {q['encode_per_s']}/s "
         f"(x{b['int8_encode_speedup']})"
-    ]
+    ] + (
+        [
+            f"one thread, CPU per chunk: fp32 {b['one_thread_cpu_ms_per_text']['onnx']} ms vs int8 "
+            f"{b['one_thread_cpu_ms_per_text']['onnx-int8']} ms (x{b['int8_one_thread_cpu_speedup']})"
+        ]
+        if "one_thread_cpu_ms_per_text" in b
+        else []
+    )
 
 
 def _scale_lines(sc: dict) -> list[str]:

@@ -107,7 +107,7 @@ def test_synthetic_data_is_seeded_and_shaped(tmp_path):
     v = gen.sample(100, seed=2)
     assert v.shape == (100, 32) and np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
     assert np.array_equal(v, SyntheticVectors(20, dim=32, latent=8, seed=1).sample(100, seed=2))
-    pieces = write_synthetic_corpus(tmp_path, 450, CORPUS, seed=3)
+    pieces = write_synthetic_corpus(tmp_path, 450, CORPUS, seed=3, topic_share=1.0)  # no 200k-word background
     assert len(pieces) == 450 and len(list(tmp_path.glob("syn_*.txt"))) == 3  # 200 per document
 
 
