@@ -26,7 +26,8 @@ GOLD_FLOORS = {
     "recall@5": 0.95,
     "mrr": 0.88,
     "ndcg@10": 0.9,
-    "answer_contains": 0.75,
+    "answer_contains": 0.8,  # measured 0.838
+    "first_quote": 0.72,  # measured 0.757
     "abstention_accuracy": 0.8,
 }
 
