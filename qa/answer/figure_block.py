@@ -105,6 +105,7 @@ class Scope:
     rows: list[list[Found]] = field(
         default_factory=list
     )  # one list per distinct value (copies merged)
+    mixed: bool = False  # counts the asked thing with other events ("killed or wounded")
     shown_subject: str = (
         ""  # the subject when it is surely a name (not only a sentence's first word)
     )
@@ -300,8 +301,10 @@ def _event_closeness(a: Asked, found: Sequence[Found], embedder) -> dict[tuple[s
 
 
 def _candidates(sentences: Sequence, scores: np.ndarray, min_score: float | None) -> list[int]:
+    """The best MAX_CANDIDATES sentences scoring at least half of `min_score`: every source's
+    figure, not only the quoted sentences (what a figure counts is checked on its own words)."""
     order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")[:MAX_CANDIDATES]
-    return [int(i) for i in order if min_score is None or scores[i] >= min_score]
+    return [int(i) for i in order if min_score is None or scores[i] >= min_score / 2]
 
 
 def figure_block(
@@ -329,11 +332,13 @@ def figure_block(
         figs = figs if figs is not None else sentence_figures(s.text)
         published, story, outlet = _doc_facts(index, s.chunk.doc_id)
         found.extend(Found(f, i, s.chunk.doc_id, published, story, outlet) for f in figs)
-    heads = {
-        f.figure.key: f.figure.counted.split()[-1]
-        for f in found
-        if f.figure.key and f.figure.counted
-    }
+    heads: dict[
+        str, str
+    ] = {}  # a figure's key -> a word it was written as ("soldier" -> "soldiers")
+    for f in found:
+        word = f.figure.counted.split()[-1] if f.figure.counted else ""
+        if f.figure.key and word and (stem(word) == f.figure.key or f.figure.key not in heads):
+            heads[f.figure.key] = word if stem(word) == f.figure.key else f.figure.key
     near = closeness(a.noun.split()[-1] if a.noun else "", heads.values(), embedder)
     close = {(a.key, k): near.get(w.lower(), 0.0) for k, w in heads.items()}
     close.update(_event_closeness(a, found, embedder))
@@ -385,6 +390,7 @@ def _scopes(found: Sequence[Found], a: Asked, same: set[str], names: set[str]) -
         key = (fig.unit, thing + ("+" if mixed else ""), fig.subject_key, fig.period_key)
         counted = fig.counted if thing != a.key else (fig.events if mixed else "")
         scope = by_scope.setdefault(key, Scope(fig.unit, fig.subject, fig.period, counted))
+        scope.mixed = mixed
         for row in scope.rows:  # one row per value; a story's copies join its row whatever they say
             if _value_key(row[0]) == _value_key(f) or any(x.story == f.story for x in row):
                 row.append(f)
@@ -396,7 +402,8 @@ def _scopes(found: Sequence[Found], a: Asked, same: set[str], names: set[str]) -
         s.shown_subject = s.subject if (" " in s.subject or s.subject in names) else ""
     if len({s.thing for s in scopes}) < 2:
         for s in scopes:
-            s.thing = ""  # all count the same thing: no need to say what each counts
+            if not s.mixed:
+                s.thing = ""  # all count the same thing: no need to say what each counts
     for s in scopes:
         s.rows.sort(
             key=lambda r: (r[0].as_of or "", r[0].figure.quantity.low, r[0].figure.quantity.high)
