@@ -89,6 +89,8 @@ def test_troops_question_is_answered_from_the_dated_pages(seed_html_home):
     assert_exact(seed_html_home, out["citations"])
     quoted = " ".join(c["text"] for c in out["citations"])
     assert "10,000" in quoted and "12,000" in quoted  # the October figure and the latest
+    for c in out["citations"]:  # every citation names its article's date and outlet
+        assert (c.get("published"), c.get("outlet")) == SEED_META[c["source"]], c
 
 
 def test_since_and_until_filter_the_sources_by_date(seed_html_home):
