@@ -4,7 +4,8 @@
 
 The articles are the seed texts (tests/fixtures/seed) in shuffled paragraph orders. Each round builds
 each format into a fresh folder (nothing reused from a cache), in rotating order; prints per format
-the median build time, the extraction time alone (`load_corpus`) and chunks per second.
+the median build time (wall and CPU: the CPU time of all the build's threads is steadier on a
+shared machine), the extraction time alone (`load_corpus`) and chunks per second.
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ def main() -> None:
     embedder.encode(["warm up"])
     kinds = ["txt", "html", "pdf"]
     res: dict[str, dict[str, list[float]]] = {
-        k: {"build": [], "extract": [], "chunks": []} for k in kinds
+        k: {"build": [], "cpu": [], "extract": [], "chunks": []} for k in kinds
     }
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
@@ -104,18 +105,26 @@ def main() -> None:
                 load_corpus(home / "corpus")
                 res[kind]["extract"].append(time.perf_counter() - t)
                 load.clear_cache()
-                s = Settings(corpus_dir=home / "corpus", index_dir=home / "index")
-                t = time.perf_counter()
+                s = Settings(  # a fresh extraction cache too: every round extracts
+                    corpus_dir=home / "corpus", index_dir=home / "index", cache_dir=home / "cache"
+                )
+                t, c = time.perf_counter(), time.process_time()
                 rep = build_index(s, embedder)
                 res[kind]["build"].append(time.perf_counter() - t)
+                res[kind]["cpu"].append(
+                    time.process_time() - c
+                )  # all threads; steadier on a busy machine
                 res[kind]["chunks"].append(rep.chunks)
     out = {}
     base = statistics.median(res["txt"]["build"])
+    base_cpu = statistics.median(res["txt"]["cpu"])
     for kind in kinds:
         b = statistics.median(res[kind]["build"])
         chunks = res[kind]["chunks"][0]
         out[kind] = {"build_s": round(b, 2), "extract_s": round(statistics.median(res[kind]["extract"]), 3),
                      "chunks": chunks, "chunks_per_s": round(chunks / b, 1), "vs_txt": round(b / base, 3),
+                     "cpu_s": round(statistics.median(res[kind]["cpu"]), 2),
+                     "cpu_vs_txt": round(statistics.median(res[kind]["cpu"]) / base_cpu, 3),
                      "all_builds_s": [round(x, 2) for x in res[kind]["build"]]}  # fmt: skip
     print(json.dumps({"articles": args.articles, "rounds": args.rounds, "results": out}, indent=2))
 
