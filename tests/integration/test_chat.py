@@ -22,7 +22,7 @@ def test_ryu_then_escape_retrieves_ryu_and_gives_the_year(engine, real_settings)
     assert "Ryu Seong-hyeon" in second.resolved_question
     assert not second.abstained
     assert second.citations[0].source == A2
-    assert "2019" in second.answer and "escaped" in second.citations[0].text
+    assert "2019" in second.answer and any("escaped" in c.text for c in second.citations)
     assert second.figures == []  # a date question gets no figures block
     assert second.to_dict()["resolved_question"] == "When did Ryu Seong-hyeon escape?"
     # a fresh, self-contained question is not rewritten
