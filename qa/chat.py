@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from qa.answer import Answer, compose
-from qa.answer.figures import is_quantity_question
+from qa.answer.asks import is_quantity_question
 from qa.config import Settings
 from qa.corpus import published_between
 from qa.embed import Embedder, shared_embedder

@@ -1,4 +1,4 @@
-"""Figures in a sentence, each with what it counts, whose it is and over what period; and what a question asks.
+"""Figures in a sentence, each with what it counts, whose it is and over what period.
 
 Why scope: two figures can only disagree when they count the same thing for the same subject over
 the same period. "About 1,000 in one week" and "more than 3,000 since mid-November" are both true;
@@ -10,7 +10,8 @@ engineers. So each `Figure` carries:
 - `subject`: the nearest name before it in its clause ("Samsung"), else the sentence's first name;
 - `period`: the period phrase of its clause ("in one week", "since mid-November", "in 2023").
 
-Numbers come from `qa.answer.quantities` (a regex, no load time); every word list is in `words.json`.
+Numbers come from `qa.answer.quantities` (a regex, no load time), period phrases from
+`qa.answer.periods`; every word list is in `words.json`. What a question asks is `qa.answer.asks`.
 """
 
 from __future__ import annotations
@@ -19,74 +20,13 @@ import functools
 import re
 from dataclasses import dataclass, replace
 
+from qa.answer.periods import normalize_period, periods
 from qa.answer.quantities import Quantity, parse_quantities
-from qa.answer.words import phrases, word_set, word_union, words
+from qa.answer.stems import WORD, content_stems, plural, stem
+from qa.answer.words import word_set, word_union
 
-WORD = re.compile(r"[\w'’]+(?:-[\w'’]+)*")
 CLAUSE_BREAK = re.compile(r"[;:!?()]|,(?!\d{3})|\.(?:\s|$)|\s[-–—]\s")
 MAX_COUNTED_WORDS = 4
-
-
-@functools.cache
-def _stemmer():
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
-
-
-def stem(word: str) -> str:
-    return _stemmer().stemWord(word.lower().replace("’", "'").removesuffix("'s"))
-
-
-def content_stems(text: str) -> frozenset[str]:
-    """Stems of the words of `text` that are not function words (hyphenated words split)."""
-    fn = word_union("function_words", "more_function_words")
-    parts = [p for w in WORD.findall(text.lower()) for p in w.split("-")]
-    return frozenset(stem(p) for p in parts if p and p not in fn and not p.isdigit())
-
-
-# ---------------------------------------------------------------- periods
-
-
-@functools.cache
-def _period_pattern() -> re.Pattern:
-    import calendar
-
-    w = words()
-    months = [m for m in calendar.month_name if m] + [m + "." for m in calendar.month_abbr if m]
-    month = "|".join(re.escape(m) for m in sorted(months, key=len, reverse=True))
-    units = "|".join(sorted(w["time_units"], key=len, reverse=True))
-    nums = "|".join(sorted(w["number_words"], key=len, reverse=True))
-    mods = "|".join(sorted(w["period_words"], key=len, reverse=True))
-    days = "|".join(w["weekdays"])
-    edge = r"(?:(?:early|mid|late|the end of|the start of|the beginning of)[\s-]+)?"
-    when = (
-        rf"{edge}(?:(?:{month})(?:\s+\d{{1,2}}(?:st|nd|rd|th)?)?(?:,?\s+\d{{4}})?|\d{{4}}(?:\s*[-–]\s*\d{{2,4}}|\s+(?:and|to)\s+\d{{4}})?(?!\d|,\d)"
-        rf"|q[1-4](?:\s+\d{{4}})?|(?:the\s+)?(?:{mods})\s+(?:{units})(?:\s+of\s+\d{{4}})?|{days})"
-    )
-    span = (
-        rf"(?:in|during|over|within|for|throughout|in\s+just)\s+(?:the\s+)?(?:(?:{mods})\s+)?"
-        rf"(?:(?:a|an|one|\d+(?:\.\d+)?|{nums})\s+)?(?:(?:{mods})\s+)?(?:{units})\b"
-    )
-    return re.compile(
-        rf"\b(?:{span}|(?:since|by|until|till|through|from|in|during|as of|before|after|between|on|at)\s+{when}"
-        rf"|(?:last|this|next|a|per|each|every)\s+(?:{units})\b|annually\b|so far(?:\s+this\s+(?:{units}))?\b"
-        rf"|to date\b|year-on-year\b|year-over-year\b)",
-        re.IGNORECASE,
-    )
-
-
-def periods(sentence: str) -> list[tuple[int, int, str]]:
-    """(start, end, phrase as written) of each period phrase in a sentence."""
-    return [(m.start(), m.end(), m.group()) for m in _period_pattern().finditer(sentence)]
-
-
-def normalize_period(text: str) -> str:
-    """One spelling per period: lower case, "a single"/"a" -> "one", no "the", no trailing dot."""
-    t = " ".join(text.lower().replace("’", "'").split()).rstrip(".")
-    t = re.sub(r"\b(?:a single|a|an|just)\s+(?=\w)", "one ", t)
-    t = re.sub(r"\bthe\s+", "", t)
-    return t.replace("one one ", "one ")
 
 
 # ---------------------------------------------------------------- figures in a sentence
@@ -167,20 +107,11 @@ def _counted_after(after: str) -> list[str]:
         if run and low.endswith(("ing", "ed")) and run[-1].lower() != "or" and not t[:1].isupper():
             break  # "engineers working on ...": the verb after the noun
         run.append(t)
-        if len(run) >= MAX_COUNTED_WORDS or _plural(t):
+        if len(run) >= MAX_COUNTED_WORDS or plural(t):
             break  # "beds set aside": the plural noun ends the phrase
     while run and run[-1].lower() == "or":
         run.pop()
     return run
-
-
-def _plural(word: str, capitalised: bool = False) -> bool:
-    """A plural noun ("beds", "people"); capitalised words only when asked (they are mostly names)."""
-    low = word.lower()
-    if low in word_set("irregular_plurals"):
-        return True
-    regular = len(low) > 3 and low.endswith("s") and not low.endswith(("ss", "us", "is"))
-    return regular and (capitalised or word[:1].islower())
 
 
 def _counted_before(before: str, at_start: bool) -> str:
@@ -354,111 +285,3 @@ def _period_for(spans, lo: int, hi: int, q: Quantity, first: int) -> str:
         return min(inside)[1]
     leading = [p for a, b, p in spans if b <= first and a == 0]
     return leading[-1] if leading else ""
-
-
-# ---------------------------------------------------------------- what a question asks
-
-
-@dataclass(frozen=True)
-class Asked:
-    """The quantity a question asks for."""
-
-    unit: str  # "count", "money", "percent", or "any" ("by how much", "how big")
-    noun: str  # the asked noun phrase as written ("engineers"); "" when the question names none
-    key: str  # stem of its head word
-    stems: frozenset[str]  # content stems of the whole question
-    modifiers: tuple[str, ...]  # capitalised words of the asked noun phrase ("North Korean")
-    period: str  # the period phrase the question gives (normalized), or ""
-    latest: bool  # the question asks for the latest/current value
-    what: str  # how the answer names the quantity ("engineers", "Russia paying North Korea per soldier")
-
-
-def is_explanation(question: str) -> bool:
-    """Why/how questions ask for a cause or a manner, never for a figure."""
-    q = " ".join(question.lower().split())
-    return any(
-        q.startswith(p + " ") or q == p or q.startswith(p + "?")
-        for p in phrases("explanation_starts")
-    )
-
-
-def is_quantity_question(question: str) -> bool:
-    q = " " + " ".join(WORD.findall(question.lower())) + " "
-    return not is_explanation(question) and any(f" {p} " in q for p in phrases("quantity_phrases"))
-
-
-def asked(question: str) -> Asked | None:
-    """The quantity a question asks for; None for a question that asks for no figure."""
-    if not is_quantity_question(question):
-        return None
-    q = " ".join(question.split())
-    low = q.lower()
-    found = next(
-        (p for p in phrases("quantity_phrases") if re.search(rf"\b{re.escape(p)}\b", low)), ""
-    )
-    at = re.search(rf"\b{re.escape(found)}\b", low)
-    rest = q[at.end() :] if at else q
-    toks = WORD.findall(rest)
-    fn = word_union("function_words", "more_function_words")
-    run: list[str] = []
-    for t in toks:
-        if t.lower() in fn or (run and t.lower().endswith(("ed", "ing")) and t[:1].islower()):
-            break  # "how many people attended": the noun ends before its verb
-        run.append(t)
-        if _plural(t, capitalised=True):
-            break  # "how many cases officials counted": a plural noun ends the phrase
-    stems = content_stems(q)
-    qwords = set(WORD.findall(low))
-    if qwords & word_set("percent_question_words") or "%" in q:
-        unit = "percent"
-    elif qwords & word_set("money_words") and found != "how many":
-        unit = "money"
-    elif found == "how many" or (
-        run and found not in ("how much", "how large", "how big", "how high")
-    ):
-        unit = "count"
-    else:
-        unit = "any"  # "by how much did water use rise?", "how big is the budget?"
-    if run and unit == "money" and run[-1].lower() in word_set("money_words"):
-        run = []
-    noun = " ".join(run)
-    head = run[-1] if run else ""
-    aux = r"\b(?:did|do|does|have|has|had|been|be|was|were|is|are|will|would|could|can|the|there)\b"
-    what = " ".join(re.sub(aux, " ", rest.rstrip("?.! ")).split()) or noun
-    what = re.sub(r"^(?:of|for|in)\s+", "", what)
-    if (
-        noun and unit == "count"
-    ):  # "soldiers have been killed or wounded" -> "soldiers killed or wounded"
-        events = [
-            t
-            for t in toks[len(run) :]
-            if t[:1].islower() and t.lower().endswith(("ed", "en")) and t.lower() not in fn
-        ]
-        what = " or ".join([f"{noun} {events[0]}", *events[1:]]) if events else noun
-    spans = periods(q)
-    latest = any(re.search(rf"\b{re.escape(p)}\b", low) for p in word_set("latest_words"))
-    return Asked(
-        unit,
-        noun,
-        stem(head) if head else "",
-        stems,
-        tuple(t for t in run[:-1] if t[:1].isupper()),
-        normalize_period(spans[0][2]) if spans else "",
-        latest,
-        what,
-    )
-
-
-# ---------------------------------------------------------------- for callers of the old module
-# compose's scorer still reads these three; they are the same rules as above.
-_WORD = WORD
-
-
-def _stem_words(text: str) -> list[str]:
-    return [stem(p) for w in WORD.findall(text.lower()) for p in w.split("-") if p]
-
-
-def __getattr__(name: str):
-    if name == "FUNCTION_WORDS":
-        return word_set("function_words")
-    raise AttributeError(name)

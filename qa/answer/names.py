@@ -16,7 +16,7 @@ import threading
 import weakref
 from dataclasses import dataclass
 
-from qa.answer.figures import stem
+from qa.answer.stems import stem
 from qa.answer.words import word_union
 
 _TOKEN = re.compile(r"[\w'’]+(?:-[\w'’]+)*")

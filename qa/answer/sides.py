@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa.answer.figures import WORD, content_stems, is_explanation
+from qa.answer.asks import is_explanation
+from qa.answer.stems import WORD, content_stems
 from qa.answer.words import word_set, words
 
 MAX_CANDIDATES = 12  # best-scoring sentences compared

@@ -8,8 +8,9 @@ from types import SimpleNamespace as NS
 import numpy as np
 import pytest
 
+from qa.answer.asks import asked, is_explanation
 from qa.answer.figure_block import figure_block
-from qa.answer.figures import asked, is_explanation, sentence_figures
+from qa.answer.figures import sentence_figures
 from qa.answer.quantities import parse_quantities
 
 

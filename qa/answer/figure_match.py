@@ -1,0 +1,138 @@
+"""Does a figure count what the question asks? Unit, counted thing, subject and event.
+
+The rules: a figure belongs to the question when it has the asked unit (count, money, percent) and
+counts the asked thing (same stem, or a close word by the embedding model: "troops" ~ "soldiers"),
+and any capitalised modifier of the question ("Ukrainian soldiers") is its subject or in what it
+counts; a figure for another event ("killed" when "wounded" is asked) counts something else.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from qa.answer.asks import Asked
+from qa.answer.figures import Figure
+from qa.answer.similar import closeness
+from qa.answer.stems import content_stems, stem
+from qa.answer.words import word_union
+
+if TYPE_CHECKING:
+    from qa.answer.figure_scopes import Found
+
+WEAK_SYNONYM = (
+    0.5  # ... and a looser cosine, used only when no figure counts the asked thing closely
+)
+EVENT_SYNONYM = 0.5  # cosine of two event words ("razed", "destroyed") taken as one event
+SYNONYM = 0.7  # MiniLM cosine of two counted words above which they count the same thing
+
+
+def matches(
+    f: Figure,
+    a: Asked,
+    close: Mapping[tuple[str, str], float] | None = None,
+    events_told_apart: bool = False,
+) -> bool:
+    """Does figure `f` count what question `a` asks for? (unit, counted thing, subject, event).
+
+    `events_told_apart`: some figure of the evidence names the asked event ("wounded"); then a
+    figure naming only other events ("killed") counts something else."""
+    close = close or {}
+    if a.unit == "any":
+        return any(
+            matches(f, replace(a, unit=u), close, events_told_apart)
+            for u in ("count", "money", "percent")
+        )
+    if f.duration and a.key not in _stems_of("time_units"):
+        return False  # "seven days" is no count of anything but days
+    if f.unit != a.unit and not (a.unit == "money" and f.quantity.kind == "money"):
+        return False
+    counted = content_stems(f.counted) | ({f.key} if f.key else set())
+    if a.modifiers:
+        mine = {w.lower()[:5] for w in (f.subject + " " + f.counted).split()}
+        if (f.subject or any(w[:1].isupper() for w in f.counted.split())) and not any(
+            m.lower()[:5] in mine for m in a.modifiers
+        ):
+            return False  # "Ukrainian soldiers" asked, "North Korean soldiers" given
+    if a.unit != "count":
+        return _about(a, f.context | counted)
+    verbs = a.stems - {a.key} - content_stems(a.noun)
+    if a.key:
+        elided = not f.counted or f.counted.split()[-1].lower().endswith(
+            ("ed", "en")
+        )  # "2,700 wounded"
+        noun_ok = (
+            a.key in counted
+            or close.get((a.key, f.key), 0.0) >= SYNONYM
+            or (elided and a.key in f.context)
+        )
+        if not noun_ok:
+            return False
+        # what happened to them: "wounded" asked, "killed" given -> another figure
+        asked_events = {v for v in verbs if v in event_stems(a)}
+        if asked_events and f.participles:
+            if events_told_apart or asked_events & f.participles:
+                return bool(asked_events & f.participles)
+            # "died" asked, "admitted" given: another event; "razed" ~ "destroyed": the same one
+            return any(
+                close.get((e, p), 0.0) >= EVENT_SYNONYM for e in asked_events for p in f.participles
+            )
+        return True
+    return _about(a, counted | f.participles | f.context)
+
+
+def on_topic(a: Asked, text: str) -> bool:
+    """The sentence names one of the question's names or shares one of its topic words."""
+    names = [w for w in re.findall(r"[\w'’-]+", a.what) if w[:1].isupper()]
+    return any(n in text for n in names) or bool(_topic(a) - {a.key} & content_stems(text))
+
+
+def _about(a: Asked, stems: frozenset[str]) -> bool:
+    """The figure's clause shares the question's topic: two of its words (or all, when it has fewer)."""
+    topic = {w[:5] for w in _topic(a)}  # 5 letters: "converting" ~ "conversion"
+    return bool(topic) and len(topic & {w[:5] for w in stems}) >= min(2, len(topic))
+
+
+def _topic(a: Asked) -> frozenset[str]:
+    """What a question is about: its content stems without names, periods, reporting and money words
+    ("How much did Acme pay its chief executive last year?" -> chief, executive); with the money
+    words when nothing else is left ("How much was Norveta fined?" -> fine)."""
+    names = {stem(w) for w in re.findall(r"[\w'’-]+", a.what) if w[:1].isupper()}
+    base = a.stems - names - _stems_of(*_NOT_TOPIC)
+    topic = frozenset(w for w in base - _stems_of("money_words") if len(w) >= 3)
+    return topic or frozenset(base)
+
+
+_NOT_TOPIC = (
+    "time_units",
+    "period_words",
+    "latest_words",
+    "percent_question_words",
+    "quantity_phrases",
+    "attribution_words",
+)
+
+
+@functools.cache
+def _stems_of(*lists: str) -> frozenset[str]:
+    return frozenset(stem(p) for w in word_union(*lists) for p in w.split())
+
+
+def event_stems(a: Asked) -> frozenset[str]:
+    """Stems of the question's -ed/-en words after its noun ("wounded", "killed", "deployed")."""
+    return frozenset(
+        stem(w) for w in a.what.split()[1:] if w.lower().endswith(("ed", "en")) and w[:1].islower()
+    )
+
+
+def event_closeness(a: Asked, found: Sequence[Found], embedder) -> dict[tuple[str, str], float]:
+    """Cosine of each asked event word with each event word of the figures (stems embed as words)."""
+    parts = {p for f in found for p in f.figure.participles}
+    out: dict[tuple[str, str], float] = {}
+    for e in event_stems(a):
+        for p, c in closeness(e, sorted(parts - {e}), embedder).items():
+            out[(e, p)] = c
+    return out
