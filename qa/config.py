@@ -27,7 +27,10 @@ class Settings:
     model_path: str | None = None
     model_name: str | None = None  # recorded in the manifest; derived from the path when unset
     batch_size: int = 64
-    # "auto": ONNX Runtime when the model exports (same vectors, 2x faster per question), else PyTorch
+    # "auto": ONNX Runtime when the model exports (same vectors, 2x faster per question), else PyTorch.
+    # "onnx-int8": the export quantized to int8, ~3x less CPU per chunk, SciFact nDCG@10 within 0.003
+    # of fp32, but not the default yet: it flips 3 answer/chat tests on the seed articles (see
+    # docs/performance.md "int8 embedding and cold start")
     embed_backend: str = "auto"
     # Derived files that can be remade at any time (the model's ONNX export, BEIR embeddings)
     cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "qa")

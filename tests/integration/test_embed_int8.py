@@ -33,17 +33,22 @@ def chunk_texts() -> list[str]:
 
 
 @pytest.fixture(scope="module")
+def fp32() -> Embedder:
+    return Embedder(Settings(embed_backend="onnx"))
+
+
+@pytest.fixture(scope="module")
 def int8() -> Embedder:
     e = Embedder(Settings(embed_backend="onnx-int8"))
     e.encode(["made once"])
     return e
 
 
-def test_int8_vectors_are_close_to_fp32(embedder, int8, chunk_texts):
+def test_int8_vectors_are_close_to_fp32(fp32, int8, chunk_texts):
     texts = chunk_texts + QUESTIONS
-    a, b = embedder.encode(texts), int8.encode(texts)
-    assert int8.backend == "onnx-int8" and embedder.backend == "onnx"
-    assert int8.name.endswith("+int8") and not embedder.name.endswith("+int8")
+    a, b = fp32.encode(texts), int8.encode(texts)
+    assert int8.backend == "onnx-int8" and fp32.backend == "onnx"
+    assert int8.name.endswith("+int8") and not fp32.name.endswith("+int8")
     assert a.shape == b.shape and not np.array_equal(a, b)  # really another model
     cos = (a * b).sum(axis=1)
     assert cos.min() >= MIN_COSINE and cos.mean() >= 0.98
@@ -52,9 +57,9 @@ def test_int8_vectors_are_close_to_fp32(embedder, int8, chunk_texts):
     assert float(np.abs(int8.encode([texts[3]])[0] - b[3]).max()) < 1e-4
 
 
-def test_int8_keeps_the_ranking_of_passages(embedder, int8, chunk_texts):
-    docs_a, docs_b = embedder.encode(chunk_texts), int8.encode(chunk_texts)
-    qa_, qb = embedder.encode(QUESTIONS), int8.encode(QUESTIONS)
+def test_int8_keeps_the_ranking_of_passages(fp32, int8, chunk_texts):
+    docs_a, docs_b = fp32.encode(chunk_texts), int8.encode(chunk_texts)
+    qa_, qb = fp32.encode(QUESTIONS), int8.encode(QUESTIONS)
     overlap = []
     for i in range(len(QUESTIONS)):
         ra = np.argsort(-(docs_a @ qa_[i]))[:5]
@@ -77,13 +82,13 @@ def test_a_damaged_int8_file_is_made_again(int8, tmp_path, chunk_texts):
     np.testing.assert_allclose(v, int8.encode(chunk_texts[:4]), atol=1e-5)  # quantization is deterministic
 
 
-def test_switching_backend_is_a_mismatch_and_the_build_re_embeds(tmp_path, embedder, int8):
+def test_switching_backend_is_a_mismatch_and_the_build_re_embeds(tmp_path, fp32, int8):
     home = tmp_path / "home"
     (home / "corpus").mkdir(parents=True)
     for p in sorted(CORPUS.iterdir())[:2]:
         (home / "corpus" / p.name).write_bytes(p.read_bytes())
-    fp32_settings = settings_for(home)
-    first = build_index(fp32_settings, embedder)
+    fp32_settings = settings_for(home, embed_backend="onnx")
+    first = build_index(fp32_settings, fp32)
     int8_settings = settings_for(home, embed_backend="onnx-int8")
     status = index_status(int8_settings)
     assert status.state == "mismatch" and "+int8" in status.message
