@@ -56,6 +56,15 @@ def _names(question: str) -> list[str]:
     return [w for w in words[1:] if w[:1].isupper() and not w.isupper()]
 
 
+def negation_unmatched(question: str, sentence: str) -> bool:
+    """The question negates ("Who did not ...") and the sentence does not.
+
+    One direction only: a sentence's own negated clause ("a move that hasn't been seen for decades")
+    says nothing against a question without one, and firing on it made answerable questions abstain.
+    """
+    return bool(_NEGATION.search(question)) and not _NEGATION.search(sentence)
+
+
 def question_features(
     question: str,
     terms: QuestionTerms,
@@ -98,7 +107,7 @@ def question_features(
                 terms.kind in ("when", "how many", "who", "why")
                 and rows[best, SENTENCE_FEATURES.index("type_match")] == 0
             ),
-            float(bool(_NEGATION.search(question)) != bool(_NEGATION.search(best_text))),
+            float(negation_unmatched(question, best_text)),
         ]
     )
     missing = tuple(s for _, s in sorted(miss_best, reverse=True))

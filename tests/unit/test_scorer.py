@@ -145,13 +145,18 @@ def test_abstention_features_name_what_is_missing():
 
 
 def test_negation_mismatch_feature():
+    """Only a negation the question has and the sentence lacks counts: a sentence's own negated
+    clause says nothing against a question without one."""
     hits = _hits("The bridge did not open in 1998. It opened in 1999 after repairs.")
-    q = "When did the bridge open?"
-    r = rank_sentences(q, hits)
-    f, _ = question_features(
-        q, r.terms, Idf(), r.rows, r.logits, "The bridge did not open in 1998.", []
-    )
-    assert f[ABSTAIN_FEATURES.index("negation_mismatch")] == 1.0
+
+    def neg(q: str, best: str) -> float:
+        r = rank_sentences(q, hits)
+        f, _ = question_features(q, r.terms, Idf(), r.rows, r.logits, best, [])
+        return f[ABSTAIN_FEATURES.index("negation_mismatch")]
+
+    assert neg("When did the bridge not open?", "It opened in 1999 after repairs.") == 1.0
+    assert neg("When did the bridge open?", "The bridge did not open in 1998.") == 0.0
+    assert neg("When did the bridge not open?", "The bridge did not open in 1998.") == 0.0
 
 
 def test_decide_uses_the_threshold():
