@@ -90,7 +90,7 @@ class Embedder:
 
     @property
     def backend(self) -> str:
-        """"onnx", "onnx-int8" or "torch": chosen on first use from `settings.embed_backend`."""
+        """ "onnx", "onnx-int8" or "torch": chosen on first use from `settings.embed_backend`."""
         if self._backend is None:
             with self._lock:
                 if self._backend is None:
@@ -103,12 +103,19 @@ class Embedder:
             return "torch"
         int8 = wanted == "onnx-int8"
         try:
-            self._onnx = OnnxEncoder.open(self.path, self.settings.cache_dir, self._load_model_unlocked,
-                                          self.settings.embed_threads, int8=int8)
+            self._onnx = OnnxEncoder.open(
+                self.path,
+                self.settings.cache_dir,
+                self._load_model_unlocked,
+                self.settings.embed_threads,
+                int8=int8,
+            )
             return "onnx-int8" if int8 else "onnx"
         except ModelError as exc:
             if wanted in ("onnx", "onnx-int8"):
-                raise ModelError(exc.message, "set QA_EMBED_BACKEND=auto (falls back to PyTorch)") from None
+                raise ModelError(
+                    exc.message, "set QA_EMBED_BACKEND=auto (falls back to PyTorch)"
+                ) from None
             log.warning("embedding with PyTorch: %s", exc.message)
             return "torch"
 
@@ -134,7 +141,6 @@ class Embedder:
             return self._onnx.encode(texts, batch_size=min(batch_size or ONNX_BATCH, ONNX_BATCH))
         return _st_encode(self.model, texts, batch_size or self.settings.batch_size, progress)
 
-
     def encode_with_spans(
         self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
     ) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -153,7 +159,9 @@ class Embedder:
             vecs, pooled = self._onnx.encode_with_spans(texts, spans)
         else:
             vecs, pooled = _st_encode_with_spans(self.model, texts, spans, self.settings.batch_size)
-        lost = [(i, j) for i, p in enumerate(pooled) for j in range(len(p)) if not np.isfinite(p[j, 0])]
+        lost = [
+            (i, j) for i, p in enumerate(pooled) for j in range(len(p)) if not np.isfinite(p[j, 0])
+        ]
         if lost:
             alone = self.encode([texts[i][spans[i][j][0] : spans[i][j][1]] for i, j in lost])
             for (i, j), v in zip(lost, alone, strict=True):
@@ -185,7 +193,9 @@ def pool_spans(
     return out
 
 
-def _st_encode_with_spans(model, texts, spans, batch_size: int) -> tuple[np.ndarray, list[np.ndarray]]:
+def _st_encode_with_spans(
+    model, texts, spans, batch_size: int
+) -> tuple[np.ndarray, list[np.ndarray]]:
     """The PyTorch path of `Embedder.encode_with_spans` (sentence-transformers' own forward)."""
     import torch
 
@@ -195,9 +205,13 @@ def _st_encode_with_spans(model, texts, spans, batch_size: int) -> tuple[np.ndar
     for s in range(0, len(texts), batch_size):
         rows = order[s : s + batch_size]
         enc = model.tokenizer(
-            [texts[i] for i in rows], padding=True, truncation="longest_first",
-            max_length=model.max_seq_length, return_offsets_mapping=True,
-            return_special_tokens_mask=True, return_tensors="pt",
+            [texts[i] for i in rows],
+            padding=True,
+            truncation="longest_first",
+            max_length=model.max_seq_length,
+            return_offsets_mapping=True,
+            return_special_tokens_mask=True,
+            return_tensors="pt",
         )
         offsets = enc.pop("offset_mapping").numpy()
         special = enc.pop("special_tokens_mask").numpy().astype(bool)
@@ -252,7 +266,9 @@ def _exportable(path: Path) -> dict:
     modules = _read_json(path / "modules.json") if (path / "modules.json").is_file() else None
     kinds = [m.get("type", "").rsplit(".", 1)[-1] for m in modules or [] if isinstance(m, dict)]
     if kinds not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]):
-        raise ModelError(f"no ONNX export for a {'+'.join(kinds) or 'non sentence-transformers'} model")
+        raise ModelError(
+            f"no ONNX export for a {'+'.join(kinds) or 'non sentence-transformers'} model"
+        )
     pooling_dir = next(m.get("path", "") for m in modules if m.get("type", "").endswith("Pooling"))
     pooling = _read_json(path / pooling_dir / "config.json")
     modes = [k for k, v in pooling.items() if k.startswith("pooling_mode") and v]
@@ -260,8 +276,15 @@ def _exportable(path: Path) -> dict:
         raise ModelError(f"no ONNX export for pooling {modes}")
     if not (path / "tokenizer.json").is_file():
         raise ModelError("the model has no tokenizer.json")
-    st = _read_json(path / "sentence_bert_config.json") if (path / "sentence_bert_config.json").is_file() else {}
-    return {"max_seq_length": int(st.get("max_seq_length") or 512), "lower": bool(st.get("do_lower_case"))}
+    st = (
+        _read_json(path / "sentence_bert_config.json")
+        if (path / "sentence_bert_config.json").is_file()
+        else {}
+    )
+    return {
+        "max_seq_length": int(st.get("max_seq_length") or 512),
+        "lower": bool(st.get("do_lower_case")),
+    }
 
 
 def _model_files(path: Path) -> list[Path]:
@@ -282,7 +305,11 @@ def _fingerprint(path: Path, memo_dir: Path | None = None) -> str:
     only when one of those changes (the way make and rsync decide a file changed).
     """
     files = _model_files(path)
-    stats = [[p.relative_to(path).as_posix(), st.st_size, st.st_mtime_ns] for p in files for st in [p.stat()]]
+    stats = [
+        [p.relative_to(path).as_posix(), st.st_size, st.st_mtime_ns]
+        for p in files
+        for st in [p.stat()]
+    ]
     key = f"{EXPORT_VERSION}:{path.resolve()}"
     memo_file = memo_dir / "fingerprints.json" if memo_dir is not None else None
     memo: dict = {}
@@ -304,7 +331,9 @@ def _fingerprint(path: Path, memo_dir: Path | None = None) -> str:
             memo_file.parent.mkdir(parents=True, exist_ok=True)
             memo = memo if isinstance(memo, dict) else {}
             tmp = memo_file.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps({**memo, key: {"files": stats, "hash": digest}}), encoding="utf-8")
+            tmp.write_text(
+                json.dumps({**memo, key: {"files": stats, "hash": digest}}), encoding="utf-8"
+            )
             os.replace(tmp, memo_file)
     return digest
 
@@ -312,7 +341,9 @@ def _fingerprint(path: Path, memo_dir: Path | None = None) -> str:
 class OnnxEncoder:
     """Tokenizer (the `tokenizers` library) + ONNX Runtime session giving pooled, normalized vectors."""
 
-    def __init__(self, onnx_path: Path, model_path: Path, max_seq_length: int, lower: bool, threads: int = 0) -> None:
+    def __init__(
+        self, onnx_path: Path, model_path: Path, max_seq_length: int, lower: bool, threads: int = 0
+    ) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -322,7 +353,11 @@ class OnnxEncoder:
         self.tokenizer = Tokenizer.from_file(str(model_path / "tokenizer.json"))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(max_length=max_seq_length)
-        config = _read_json(model_path / "tokenizer_config.json") if (model_path / "tokenizer_config.json").is_file() else {}
+        config = (
+            _read_json(model_path / "tokenizer_config.json")
+            if (model_path / "tokenizer_config.json").is_file()
+            else {}
+        )
         pad = config.get("pad_token") if isinstance(config, dict) else None
         pad = pad.get("content") if isinstance(pad, dict) else pad
         self.pad_id = self.tokenizer.token_to_id(pad) if pad else 0
@@ -333,13 +368,17 @@ class OnnxEncoder:
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = 3
         try:
-            self.session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
+            self.session = ort.InferenceSession(
+                str(onnx_path), opts, providers=["CPUExecutionProvider"]
+            )
         except Exception as exc:  # onnxruntime raises its own kinds for damaged files
             raise ModelError(f"cannot load {onnx_path.name} ({exc})") from exc
         self.inputs = [i.name for i in self.session.get_inputs()]
 
     @classmethod
-    def open(cls, model_path: Path, cache_dir: Path, load_model, threads: int = 0, *, int8: bool = False) -> OnnxEncoder:
+    def open(
+        cls, model_path: Path, cache_dir: Path, load_model, threads: int = 0, *, int8: bool = False
+    ) -> OnnxEncoder:
         """The cached export for this model, made (and checked against PyTorch) on first use; with
         `int8`, its quantized copy, made (and checked against the export) on first use."""
         try:
@@ -355,8 +394,15 @@ class OnnxEncoder:
             quantized = int8_path(target)
             found = cls._cached(quantized, model_path, info, threads)
             if found is None:
-                cls.open(model_path, cache_dir, load_model, threads)  # the fp32 export, made or repaired
-                quantize(target, quantized, lambda p: cls._one_by_one(p, model_path, info, threads), _PROBES)
+                cls.open(
+                    model_path, cache_dir, load_model, threads
+                )  # the fp32 export, made or repaired
+                quantize(
+                    target,
+                    quantized,
+                    lambda p: cls._one_by_one(p, model_path, info, threads),
+                    _PROBES,
+                )
                 found = cls._one_by_one(quantized, model_path, info, threads)
             # Dynamic quantization scales activations per batch: a text's vector would depend on its
             # batch neighbours. One text a run makes it a function of the text alone (and costs
@@ -392,7 +438,10 @@ class OnnxEncoder:
         return self._run(texts, None, batch_size)[0]
 
     def encode_with_spans(
-        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]], batch_size: int = ONNX_BATCH
+        self,
+        texts: Sequence[str],
+        spans: Sequence[Sequence[tuple[int, int]]],
+        batch_size: int = ONNX_BATCH,
     ) -> tuple[np.ndarray, list[np.ndarray]]:
         return self._run(texts, spans, batch_size)
 
@@ -425,8 +474,10 @@ class OnnxEncoder:
                 for r, i in enumerate(rows):
                     e, n = encs[i], int(lengths[i])
                     pooled[i] = pool_spans(
-                        result[1][r, :n], np.asarray(e.offsets, dtype=np.int64).reshape(-1, 2),
-                        np.asarray(e.special_tokens_mask, dtype=bool), spans[i],
+                        result[1][r, :n],
+                        np.asarray(e.offsets, dtype=np.int64).reshape(-1, 2),
+                        np.asarray(e.special_tokens_mask, dtype=bool),
+                        spans[i],
                     )
         assert out is not None
         return out, pooled
@@ -454,7 +505,9 @@ def _export(model_path: Path, target: Path, info: dict, load_model) -> None:
                 diffs.append(np.abs(np.nan_to_num(a) - np.nan_to_num(b)))
             diff = max(float(d.max(initial=0.0)) for d in diffs)
             if not diff < 1e-4:
-                raise ModelError(f"the ONNX export disagrees with PyTorch (max difference {diff:.2g})")
+                raise ModelError(
+                    f"the ONNX export disagrees with PyTorch (max difference {diff:.2g})"
+                )
             os.replace(tmp, target)
             log.info("exported %s to %s", model_path, target)
         except ModelError:
@@ -477,19 +530,37 @@ def _torch_export(model, path: Path) -> None:
             self.transformer = transformer
 
         def forward(self, input_ids, attention_mask, token_type_ids):
-            h = self.transformer(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)[0]
+            h = self.transformer(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            )[0]
             m = attention_mask.unsqueeze(-1).to(h.dtype)
             v = (h * m).sum(1) / m.sum(1).clamp(min=1e-9)
             return torch.nn.functional.normalize(v, p=2.0, dim=-1), h
 
-    tok = model.tokenizer(["a probe sentence", "and another, longer probe sentence"], padding=True, return_tensors="pt")
-    args = (tok["input_ids"], tok["attention_mask"], tok.get("token_type_ids", torch.zeros_like(tok["input_ids"])))
+    tok = model.tokenizer(
+        ["a probe sentence", "and another, longer probe sentence"],
+        padding=True,
+        return_tensors="pt",
+    )
+    args = (
+        tok["input_ids"],
+        tok["attention_mask"],
+        tok.get("token_type_ids", torch.zeros_like(tok["input_ids"])),
+    )
     names = ["input_ids", "attention_mask", "token_type_ids"]
     with torch.inference_mode(False), torch.no_grad(), _quiet_warnings():
         torch.onnx.export(
-            Pooled().eval(), args, str(path), input_names=names, output_names=["embedding", "tokens"],
-            dynamic_axes={**{n: {0: "batch", 1: "tokens"} for n in names}, "tokens": {0: "batch", 1: "tokens"}},
-            opset_version=17, dynamo=False,
+            Pooled().eval(),
+            args,
+            str(path),
+            input_names=names,
+            output_names=["embedding", "tokens"],
+            dynamic_axes={
+                **{n: {0: "batch", 1: "tokens"} for n in names},
+                "tokens": {0: "batch", 1: "tokens"},
+            },
+            opset_version=17,
+            dynamo=False,
         )
 
 

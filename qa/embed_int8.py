@@ -68,7 +68,9 @@ def quantize(
             if not worst >= MIN_COSINE:
                 raise ModelError(f"the int8 model disagrees with fp32 (lowest cosine {worst:.3f})")
             os.replace(tmp, target)
-            log.info("quantized %s to %s (lowest probe cosine %.4f)", fp32_path.name, target.name, worst)
+            log.info(
+                "quantized %s to %s (lowest probe cosine %.4f)", fp32_path.name, target.name, worst
+            )
         except ModelError:
             raise
         except Exception as exc:  # the quantizer raises many kinds; all mean "not quantizable here"

@@ -17,7 +17,12 @@ from qa.embed import Embedder, default_model_path, embed_text
 from qa.errors import ModelError
 from tests.conftest import CORPUS, ROOT
 
-QUESTIONS = ["How many North Korean troops were deployed to Russia?", "Who is Ryu Seong-hyeon?", "", "x"]
+QUESTIONS = [
+    "How many North Korean troops were deployed to Russia?",
+    "Who is Ryu Seong-hyeon?",
+    "",
+    "x",
+]
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +60,9 @@ def test_a_question_process_with_the_export_cached_never_imports_torch(cache):
         f"e = Embedder(Settings(cache_dir={str(cache)!r}, embed_backend='onnx')); v = e.encode(['Who is Ryu Seong-hyeon?']);"
         "print(json.dumps([e.backend, 'torch' in sys.modules, v.shape[1]]))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.strip().splitlines()[-1]) == ["onnx", False, 384]
 
@@ -86,12 +93,18 @@ def _model_copy(tmp_path, pooling: dict):
 
 @pytest.mark.slow
 def test_a_model_the_export_does_not_cover_falls_back_to_torch(tmp_path):
-    model = _model_copy(tmp_path, {"pooling_mode_mean_tokens": False, "pooling_mode_cls_token": True})
-    auto = Embedder(Settings(model_path=str(model), cache_dir=tmp_path / "cache", embed_backend="auto"))
+    model = _model_copy(
+        tmp_path, {"pooling_mode_mean_tokens": False, "pooling_mode_cls_token": True}
+    )
+    auto = Embedder(
+        Settings(model_path=str(model), cache_dir=tmp_path / "cache", embed_backend="auto")
+    )
     v = auto.encode(["Who is Ryu Seong-hyeon?"])
     assert auto.backend == "torch" and v.shape == (1, 384)
     assert not (tmp_path / "cache" / "onnx").exists()
     for backend in ("onnx", "onnx-int8"):  # asked for by name: a clear error naming the fix
         with pytest.raises(ModelError, match="pooling") as info:
-            Embedder(Settings(model_path=str(model), cache_dir=tmp_path / "cache", embed_backend=backend)).encode(["x"])
+            Embedder(
+                Settings(model_path=str(model), cache_dir=tmp_path / "cache", embed_backend=backend)
+            ).encode(["x"])
         assert "QA_EMBED_BACKEND=auto" in info.value.hint

@@ -21,8 +21,16 @@ from qa.index import build_index
 from qa.index.status import index_status
 from tests.conftest import CORPUS, ROOT, settings_for
 
-HEAVY = ("torch", "sentence_transformers", "transformers", "gradio", "pandas", "ranx", "langchain_core",
-         "langchain_community")
+HEAVY = (
+    "torch",
+    "sentence_transformers",
+    "transformers",
+    "gradio",
+    "pandas",
+    "ranx",
+    "langchain_core",
+    "langchain_community",
+)
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +87,9 @@ def test_a_damaged_int8_file_is_made_again(int8, tmp_path, chunk_texts):
     again = Embedder(Settings(cache_dir=cache, embed_backend="onnx-int8"))
     v = again.encode(chunk_texts[:4])
     assert again.backend == "onnx-int8" and (cache / "onnx" / made.name).stat().st_size > 1_000_000
-    np.testing.assert_allclose(v, int8.encode(chunk_texts[:4]), atol=1e-5)  # quantization is deterministic
+    np.testing.assert_allclose(
+        v, int8.encode(chunk_texts[:4]), atol=1e-5
+    )  # quantization is deterministic
 
 
 def test_switching_backend_is_a_mismatch_and_the_build_re_embeds(tmp_path, fp32, int8):
@@ -107,9 +117,22 @@ def test_qa_ask_never_imports_heavy_modules(real_settings, question):
         "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
         f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {set(HEAVY)!r})))\n"
     )
-    args = ["--corpus", str(real_settings.corpus_dir), "--index", str(real_settings.index_dir), "ask", question]
-    out = subprocess.run([sys.executable, "-c", code, json.dumps(args)], capture_output=True, text=True, cwd=ROOT,
-                         env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=300)
+    args = [
+        "--corpus",
+        str(real_settings.corpus_dir),
+        "--index",
+        str(real_settings.index_dir),
+        "ask",
+        question,
+    ]
+    out = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(args)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     lines = out.stdout.strip().splitlines()
     assert "Sources:" in out.stdout  # it answered

@@ -34,7 +34,9 @@ def test_the_int8_backend_names_its_vectors_apart_from_fp32():
 @pytest.mark.parametrize("value", ["gpu", "ONNX ", "int8", ""])
 def test_an_unknown_backend_is_a_config_error(value):
     if value == "":  # empty means unset
-        assert Settings.from_env({"QA_EMBED_BACKEND": value}).embed_backend == Settings().embed_backend
+        assert (
+            Settings.from_env({"QA_EMBED_BACKEND": value}).embed_backend == Settings().embed_backend
+        )
         return
     with pytest.raises(ConfigError, match="backend") as info:
         Settings.from_env({"QA_EMBED_BACKEND": value})
@@ -107,7 +109,9 @@ def test_synthetic_data_is_seeded_and_shaped(tmp_path):
     v = gen.sample(100, seed=2)
     assert v.shape == (100, 32) and np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
     assert np.array_equal(v, SyntheticVectors(20, dim=32, latent=8, seed=1).sample(100, seed=2))
-    pieces = write_synthetic_corpus(tmp_path, 450, CORPUS, seed=3, topic_share=1.0)  # no 200k-word background
+    pieces = write_synthetic_corpus(
+        tmp_path, 450, CORPUS, seed=3, topic_share=1.0
+    )  # no 200k-word background
     assert len(pieces) == 450 and len(list(tmp_path.glob("syn_*.txt"))) == 3  # 200 per document
 
 
@@ -120,22 +124,49 @@ def test_the_cold_start_command_points_at_the_settings_index(tmp_path):
 
 
 def _report(**parts) -> dict:
-    machine = {"cpus": 2, "cpu_model": "cpu", "ram_gib": 8, "load_average_at_start": [0.1], "python": "3"}
-    return {"machine": machine, "model": {"name": "m", "backend": "onnx", "dim": 4}, "total_s": 1.0, **parts}
+    machine = {
+        "cpus": 2,
+        "cpu_model": "cpu",
+        "ram_gib": 8,
+        "load_average_at_start": [0.1],
+        "python": "3",
+    }
+    return {
+        "machine": machine,
+        "model": {"name": "m", "backend": "onnx", "dim": 4},
+        "total_s": 1.0,
+        **parts,
+    }
 
 
 def test_the_report_prints_only_the_parts_that_ran():
-    cold = {"backend": "onnx", "plain": {"question": "q", "p50_ms": 812.4, "p95_ms": 900.0, "n": 5, "cpu_p50_ms": 700},
-            "quantity": {"question": "q2", "p50_ms": 950.0, "p95_ms": 990.0, "n": 5, "cpu_p50_ms": 800.0},
-            "heavy_modules_imported": []}
+    cold = {
+        "backend": "onnx",
+        "plain": {"question": "q", "p50_ms": 812.4, "p95_ms": 900.0, "n": 5, "cpu_p50_ms": 700},
+        "quantity": {
+            "question": "q2",
+            "p50_ms": 950.0,
+            "p95_ms": 990.0,
+            "n": 5,
+            "cpu_p50_ms": 800.0,
+        },
+        "heavy_modules_imported": [],
+    }
     text = format_report(_report(cold=cold))
-    assert "plain question 812 (900) / 700 ms" in text and "quantity question 950 (990) / 800 ms" in text
+    assert (
+        "plain question 812 (900) / 700 ms" in text
+        and "quantity question 950 (990) / 800 ms" in text
+    )
     assert "heavy modules imported: none" in text and "build throughput" not in text
     text = format_report(_report(backends={"texts": 10, "error": "onnx-int8: no quantizer"}))
     assert "not measured (onnx-int8: no quantizer)" in text
-    speed = {"texts": 10, "onnx": {"build_per_s": 40.0, "encode_per_s": 50.0},
-             "onnx-int8": {"build_per_s": 100.0, "encode_per_s": 125.0},
-             "int8_build_speedup": 2.5, "int8_encode_speedup": 2.5}
+    speed = {
+        "texts": 10,
+        "onnx": {"build_per_s": 40.0, "encode_per_s": 50.0},
+        "onnx-int8": {"build_per_s": 100.0, "encode_per_s": 125.0},
+        "int8_build_speedup": 2.5,
+        "int8_encode_speedup": 2.5,
+    }
     assert "fp32 ONNX 40.0/s vs int8 100.0/s (x2.5)" in format_report(_report(backends=speed))
 
 
@@ -155,7 +186,9 @@ def test_bm25s_loads_without_numba_scipy_and_tqdm_which_stay_importable():
         "later = [m for m in ('scipy', 'tqdm') if importlib.util.find_spec(m) and __import__(m)];"
         "print(json.dumps([before, later, bm25s.NUMBA_AVAILABLE]))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     before, later, numba_used = json.loads(out.stdout.strip().splitlines()[-1])
     assert before == [] and numba_used is False
@@ -173,4 +206,9 @@ def test_the_progress_bar_follows_stages(capsys):
     bar("done", 1, 1)
     bar.close()
     err = capsys.readouterr().err
-    assert "loading corpus ..." in err and "indexing ..." in err and "10/10" in err and "done ..." not in err
+    assert (
+        "loading corpus ..." in err
+        and "indexing ..." in err
+        and "10/10" in err
+        and "done ..." not in err
+    )
