@@ -16,8 +16,8 @@ from qa.bench import exact_top_k, format_report, write_synthetic_corpus
 from qa.bench.cold import ask_command
 from qa.bench.synthetic import SyntheticVectors, _pseudo_words
 from qa.config import DEFAULT_MODEL_NAME, Settings
-from qa.embed import _fingerprint
 from qa.embed_int8 import int8_path, min_cosine
+from qa.embed_onnx import _fingerprint
 from qa.errors import ConfigError
 from tests.conftest import CORPUS, ROOT
 
