@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.answer.abstain import ABSTAIN_FEATURES, question_features
+from qa.answer.abstain import ABSTAIN_FEATURES, held, off_topic, question_features
 from qa.answer.score import (
     SENTENCE_FEATURES,
     Idf,
@@ -42,6 +42,13 @@ SENTENCE_MODEL = (
     "type_match",
     "log_len",
     "novel",
+)
+
+# Abstention features the shipped model uses: cosines only relative to the other candidates (absolute
+# ones shift with the corpus; on news, answerable "Who is <name>?" questions score like SQuAD's
+# unanswerable ones); far-off questions are the off-topic rule's (`qa.answer.abstain.off_topic`).
+ABSTAIN_MODEL = tuple(
+    f for f in ABSTAIN_FEATURES if f not in ("best_cos", "top_relevance", "max_cos")
 )
 
 
@@ -139,8 +146,12 @@ def fit(samples: list[Sample], idf: Idf, features=SENTENCE_MODEL, log=print) -> 
         f"sentence model: top-1 holds the answer for {top1(samples, sent):.3f} (training questions)"
     )
     xa, ya = abstain_matrix(samples, sent, idf)
-    ab = fit_linear(xa, ya, ABSTAIN_FEATURES, balanced=True)
-    logits = ab.logit(xa)
+    cols_a = [ABSTAIN_FEATURES.index(f) for f in ABSTAIN_MODEL]
+    ab = fit_linear(xa[:, cols_a], ya, ABSTAIN_MODEL, balanced=True)
+    # the threshold counts what the rules decide: off topic abstains, a held question never does
+    off = np.array([off_topic(f) for f in xa], dtype=bool)
+    kept = np.array([held(f) for f in xa], dtype=bool)
+    logits = np.where(off, 1e9, np.where(kept, -1e9, ab.logit(xa[:, cols_a])))
     thr = threshold_for(logits, ya, MAX_FALSE_ABSTENTION)
     ab = Linear(ab.features, ab.mean, ab.scale, ab.coef, ab.intercept, thr)
     abst = float(np.mean(logits[ya] > thr)) if ya.any() else 0.0

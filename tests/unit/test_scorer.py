@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 
 from qa.answer import compose, question_kind, rank_sentences
-from qa.answer.abstain import ABSTAIN_FEATURES, decide, question_features
+from qa.answer.abstain import (
+    ABSTAIN_FEATURES,
+    OFF_TOPIC_COS,
+    decide,
+    held,
+    off_topic,
+    question_features,
+)
 from qa.answer.score import (
     SENTENCE_FEATURES,
     Idf,
@@ -159,10 +166,67 @@ def test_negation_mismatch_feature():
     assert neg("When did the bridge not open?", "The bridge did not open in 1998.") == 0.0
 
 
+def _features(q: str, best: str, passages, hits=None) -> np.ndarray:
+    r = rank_sentences(q, hits or _hits(*passages))
+    f, _ = question_features(q, r.terms, _idf(), r.rows, r.logits, best, passages)
+    return f
+
+
+def test_a_sentence_holding_every_question_word_is_never_a_close_miss():
+    """'Who is Maria Lindqvist?' over 'Chief executive Maria Lindqvist told ...': whatever the model's
+    logit (cosines of short name questions are low on news), the answer is not withheld."""
+    text = "Chief executive Maria Lindqvist told analysts that orders had doubled."
+    f = _features("Who is Maria Lindqvist?", text, [text])
+    assert held(f)
+    always = Linear(("margin",), np.zeros(1), np.ones(1), np.zeros(1), 5.0, threshold=0.0)
+    assert not decide(f, [], always).abstain
+    # a word the sentence lacks, or a negation only the question has, lets the model decide
+    f2 = _features("Who is Maria Lindqvist's deputy?", text, [text])
+    assert not held(f2) and decide(f2, [], always).abstain
+    f3 = _features("Who is not Maria Lindqvist?", text, [text])
+    assert not held(f3)
+
+
+def test_off_topic_questions_abstain_whatever_the_model_says():
+    text = "The council approved the budget for the new library on Friday."
+    f = _features("How do I bake sourdough bread at home?", text, [text])
+    f[ABSTAIN_FEATURES.index("max_cos")] = OFF_TOPIC_COS / 2  # no sentence near the question
+    never = Linear(("margin",), np.zeros(1), np.ones(1), np.zeros(1), -5.0, threshold=0.0)
+    assert off_topic(f) and decide(f, [], never).abstain
+    # near in cosine, or its words in the passages: for the model to judge, not the rule
+    f[ABSTAIN_FEATURES.index("max_cos")] = OFF_TOPIC_COS + 0.3
+    assert not off_topic(f)
+    g = _features("When did the council approve the library budget?", text, [text])
+    g[ABSTAIN_FEATURES.index("max_cos")] = OFF_TOPIC_COS / 2
+    assert not off_topic(g)
+
+
+def test_cosine_features_are_relative_to_the_other_candidates():
+    """The model sees how far the best sentence stands above the median candidate, not the raw
+    cosine (which shifts with the corpus): adding the same amount to every cosine changes nothing."""
+    hits = _hits(PASSAGE)
+    q = "Who designed the bridge?"
+    r = rank_sentences(q, hits)
+    best = int(np.argmax(r.logits))
+    args = (q, r.terms, _idf())
+    f, _ = question_features(*args, r.rows, r.logits, r.sentences[best].text, [PASSAGE])
+    shifted = r.rows.copy()
+    shifted[:, SENTENCE_FEATURES.index("cos")] += 0.3
+    g, _ = question_features(*args, shifted, r.logits, r.sentences[best].text, [PASSAGE])
+    for name in ("cos_contrast", "maxcos_contrast"):
+        assert f[ABSTAIN_FEATURES.index(name)] == pytest.approx(g[ABSTAIN_FEATURES.index(name)])
+    assert g[ABSTAIN_FEATURES.index("max_cos")] == pytest.approx(
+        f[ABSTAIN_FEATURES.index("max_cos")] + 0.3
+    )
+    assert "best_cos" not in load_weights()["abstain"].features
+
+
 def test_decide_uses_the_threshold():
     model = Linear(("margin",), np.zeros(1), np.ones(1), np.array([1.0]), 0.0, threshold=0.5)
     f = np.zeros(len(ABSTAIN_FEATURES))
     f[ABSTAIN_FEATURES.index("margin")] = 1.0
+    f[ABSTAIN_FEATURES.index("missing_idf_best")] = 0.5  # the best sentence lacks a word
+    f[ABSTAIN_FEATURES.index("max_cos")] = 0.6
     assert decide(f, ["x"], model).abstain
     assert decide(f, ["x"], model).missing == ("x",)
     f[ABSTAIN_FEATURES.index("margin")] = 0.2
