@@ -26,8 +26,8 @@ GOLD_FLOORS = {
     "recall@5": 0.95,
     "mrr": 0.88,
     "ndcg@10": 0.9,
-    "answer_contains": 0.8,  # measured 0.838
-    "first_quote": 0.7,  # measured 0.730
+    "answer_contains": 0.89,  # measured 0.892 (issue 10: the seed file must not get worse)
+    "first_quote": 0.77,  # measured 0.784
     "abstention_accuracy": 0.8,
 }
 
@@ -135,6 +135,8 @@ def test_gold_file_scores_through_the_cli(real_settings):
     m = out["metrics"]
     for name, floor in GOLD_FLOORS.items():
         assert m[name] >= floor, (name, m[name], out["misses"])
+    # an answerable question answered "The corpus does not say" is a false statement (measured 0)
+    assert m["false_abstention"] == 0, out["misses"]
     # each miss names its question's line and what went wrong
     kinds = {"not-retrieved", "answer-missing", "should-abstain", "abstained"}
     assert all(x["kind"] in kinds and x["line"] >= 1 and x["detail"] for x in out["misses"])
