@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 
 from qa.answer import Answer, compose
 from qa.answer.asks import is_quantity_question
+from qa.answer.names import with_name_hits
 from qa.config import Settings
 from qa.corpus import published_between
 from qa.embed import Embedder, shared_embedder
-from qa.errors import QuestionError
+from qa.errors import QuestionError, UnknownDocumentError
 from qa.follow_up import is_citation_question, is_follow_up, resolve_follow_up, sources_answer  # noqa: F401
 from qa.index import Index, load_index
 from qa.retrieve import Retriever
@@ -70,6 +71,9 @@ class Engine:
         if is_quantity_question(q) or is_quantity_question(query):
             k *= FIGURE_K_FACTOR  # every source's figure, not only the best few passages
         index = self.index
+        unknown = [d for d in sources or () if d not in index.documents]
+        if unknown:  # a filter naming nothing indexed must not read as "the corpus does not say"
+            raise UnknownDocumentError(f"no such document: {', '.join(map(repr, unknown[:5]))}")
         if since or until:  # a date range is a source filter: the documents published in it
             sources = published_between(
                 {d: e.get("meta") or e for d, e in index.documents.items()}, since, until, sources
@@ -77,6 +81,9 @@ class Engine:
         qvec = self.embedder.encode([query])[0]
         hits = Retriever(index, self.embedder, self.settings).search(
             query, k, mode=mode, sources=sources, qvec=qvec
+        )
+        hits = with_name_hits(
+            query, hits, index, self.embedder, self.settings, sources=sources, qvec=qvec
         )
         return compose(
             q, hits, self.settings, resolved=query, embedder=self.embedder, qvec=qvec, index=index

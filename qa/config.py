@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -17,6 +18,25 @@ BACKENDS = ("auto", "onnx", "onnx-int8", "torch")
 def _project_root() -> Path:
     """The folder holding `corpus/` and `index/`: the current directory unless QA_HOME says otherwise."""
     return Path(os.environ.get("QA_HOME", os.getcwd())).resolve()
+
+
+# Allowed values of the numeric settings (inclusive).
+RANGES: dict[str, tuple[float, float]] = {
+    "batch_size": (1, 4096),
+    "embed_threads": (0, 1024),
+    "ray_workers": (0, 100_000),
+    "chunk_size": (50, 100_000),
+    "chunk_overlap": (0, 100_000),
+    "max_file_mb": (0.001, 100_000),
+    "k": (1, 1000),
+    "rrf_k": (0, 100_000),
+    "dense_weight": (0, 1000),
+    "bm25_weight": (0, 1000),
+    "fetch_factor": (1, 1000),
+    "min_relevance": (-1, 2),
+    "ann_threshold": (0, 10**12),
+    "port": (0, 65535),
+}
 
 
 @dataclass(frozen=True)
@@ -71,16 +91,28 @@ class Settings:
             )
         if self.embed_backend not in BACKENDS:
             raise ConfigError(
-                f"unknown embedding backend {self.embed_backend!r}", f"use one of {', '.join(BACKENDS)}"
+                f"unknown embedding backend {self.embed_backend!r}",
+                f"use one of {', '.join(BACKENDS)}",
             )
-        if self.k < 1:
-            raise ConfigError(f"k must be at least 1, got {self.k}")
         if not 0 <= self.chunk_overlap < self.chunk_size:
             raise ConfigError("chunk overlap must be >= 0 and smaller than the chunk size")
         if self.embed_threads < 0 or self.ray_workers < 0:
             raise ConfigError("QA_EMBED_THREADS and QA_RAY_WORKERS must be >= 0 (0: one per core)")
         if not self.max_file_mb > 0:
             raise ConfigError(f"QA_MAX_FILE_MB must be positive, got {self.max_file_mb}")
+        self._check_ranges()
+
+    def _check_ranges(self) -> None:
+        """Refuse NaN, infinities and out-of-range numbers, naming the variable (NaN would silently
+        disable a comparison such as abstention's threshold)."""
+        for name, (low, high) in RANGES.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"QA_{name.upper()} must be a number, got {value!r}")
+            if not math.isfinite(value) or not low <= value <= high:
+                raise ConfigError(
+                    f"QA_{name.upper()} must be a finite number from {low} to {high}, got {value!r}"
+                )
 
     @property
     def max_file_bytes(self) -> int:
@@ -88,7 +120,9 @@ class Settings:
 
     @property
     def resolved_model_name(self) -> str:
-        name = self.model_name or (Path(self.model_path).name if self.model_path else DEFAULT_MODEL_NAME)
+        name = self.model_name or (
+            Path(self.model_path).name if self.model_path else DEFAULT_MODEL_NAME
+        )
         # int8 vectors differ from fp32 ones: an index built with one is a mismatch for the other
         return f"{name}+int8" if self.embed_backend == "onnx-int8" else name
 

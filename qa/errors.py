@@ -57,6 +57,10 @@ class QuestionError(QAError):
     hint = "type a question in words, e.g. `how many troops were deployed?`"
 
 
+class UnknownDocumentError(QuestionError):
+    hint = "`qa index status` lists the indexed documents; pass one of those names"
+
+
 class EvalError(QAError):
     hint = "check the questions file (JSONL or YAML with `question` and `sources`)"
 
