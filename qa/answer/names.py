@@ -138,16 +138,37 @@ def missing_names(query: str, index) -> list[str]:
 
 
 def unretrieved_names(query: str, index, texts) -> list[str]:
-    """Names the corpus holds but none of `texts` (the retrieved passages) mention: search for them."""
+    """Names the corpus holds but no one of `texts` (the retrieved passages) holds whole: search for
+    them ("Who is John Kirby?" retrieving only passages that say "Kirby")."""
     vocab = vocabulary(index) if index is not None else None
-    seen = {w.lower().removesuffix("'s") for t in texts for w in _TOKEN.findall(t)}
+    if vocab is None:
+        return []
+    seen = [{w.lower().removesuffix("'s") for w in _TOKEN.findall(t)} for t in texts]
     out = []
     for name in question_names(query):
         parts = [p.lower() for w in name.split() for p in w.split("-") if p]
-        if (
-            vocab is not None
-            and all(vocab.holds(p) for p in parts)
-            and not any(any(s.startswith(p[:5]) for s in seen) for p in parts)
+        if all(vocab.holds(p) for p in parts) and not any(
+            all(any(s.startswith(p[:5]) for s in words) for p in parts) for words in seen
         ):
             out.append(name)
+    return out
+
+
+def with_name_hits(query: str, hits: list, index, embedder, settings, **search) -> list:
+    """`hits` and, for each name the corpus holds but no hit holds whole, BM25's best chunk for the
+    name (after them): a name the corpus contains is searched for, never declared missing.
+    `search`: `sources` and `qvec` as given to `Retriever.search`."""
+    names = unretrieved_names(query, index, [h.chunk.text for h in hits])
+    if not names:
+        return hits
+    from qa.retrieve import Retriever
+
+    retriever = Retriever(index, embedder, settings)
+    have = {h.chunk.chunk_id for h in hits}
+    out = list(hits)
+    for name in names:
+        for h in retriever.search(name, 1, mode="bm25", **search):
+            if h.chunk.chunk_id not in have:
+                have.add(h.chunk.chunk_id)
+                out.append(h)
     return out

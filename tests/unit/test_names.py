@@ -60,3 +60,37 @@ def test_names_held_but_not_retrieved_are_for_retrieval_to_search():
 def test_without_a_vocabulary_nothing_is_declared_missing():
     assert missing_names("Who is Jane Okafor?", NS()) == []
     assert missing_names("Who is Jane Okafor?", None) == []
+
+
+def test_a_name_the_corpus_holds_is_searched_for(fake_embedder):
+    """ "Who is John Kirby?" with only passages saying "Kirby": BM25's chunk for the whole name is
+    added after the hits, so the answer can quote it instead of saying the corpus lacks it."""
+    from qa.answer.names import with_name_hits
+    from qa.config import Settings
+    from qa.corpus import Chunk
+    from qa.index import Index
+    from qa.retrieve import Hit
+
+    texts = [
+        "The talks went well, said spokesperson John Kirby of the council.",
+        "Kirby called the vote a historic move for the region.",
+        "The football club won on Sunday in front of a full stadium.",
+    ]
+    chunks = [Chunk(i, f"d{i}.txt", f"D{i}", 0, len(t), t) for i, t in enumerate(texts)]
+    settings = Settings()
+    index = Index.in_memory(chunks, fake_embedder.encode(texts), settings)
+    hits = [Hit(index.chunks[1], 1.0, 0.5, 1, 1)]
+
+    out = with_name_hits("Who is John Kirby?", hits, index, fake_embedder, settings)
+    assert [h.chunk.chunk_id for h in out] == [1, 0]
+    assert (
+        with_name_hits("What did Kirby call the vote?", hits, index, fake_embedder, settings)
+        == hits
+    )
+    # a name the corpus lacks is not searched for (the missing-name message speaks for it)
+    assert with_name_hits("Who is Jane Okafor?", hits, index, fake_embedder, settings) == hits
+    # a source filter holds for the added chunk too
+    only = with_name_hits(
+        "Who is John Kirby?", hits, index, fake_embedder, settings, sources=["d1.txt"]
+    )
+    assert only == hits
