@@ -24,6 +24,7 @@ from qa.answer.names import question_names
 from qa.answer.records import Answer, Citation, Sentence
 from qa.answer.score import Idf, QuestionTerms, load_weights, score_rows, sentence_features
 from qa.answer.sides import opposing_sides
+from qa.answer.stories import merge_copies
 from qa.config import Settings
 from qa.retrieve import Hit
 from qa.sentences import MIN_WORDS, quotable_spans, split_sentences  # noqa: F401 (re-exported)
@@ -265,7 +266,7 @@ def _with_figures(
         _citation(n, r.sentences[i], float(r.cos[i]), index)
         for i, n in sorted(cid.items(), key=lambda kv: kv[1])
     ]
-    return Answer(
+    answer = Answer(
         question,
         "\n\n".join(p for p in parts if p),
         citations,
@@ -274,6 +275,7 @@ def _with_figures(
         figures_disagree=bool(block and block.disagree),
         quotes=tuple(cid[i] for i in chosen),
     )
+    return merge_copies(answer, getattr(index, "documents", None))  # a syndicated story counts once
 
 
 # ---------------------------------------------------------------- names without an index

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from qa.answer.asks import Asked
 from qa.answer.figures import Figure
-from qa.answer.periods import normalize_period
+from qa.answer.periods import is_time_point, normalize_period
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,12 @@ def independent(row: Sequence[Found]) -> list[Found]:
     return out
 
 
+def point_in_time(f: Found) -> bool:
+    """A dated source's "In October ...": the time the figure was reported, not a measurement period,
+    so the figure joins the timeline of the same quantity (shown with its own words)."""
+    return bool(f.as_of) and is_time_point(f.figure.period)
+
+
 def group_scopes(found: Sequence[Found], a: Asked, same: set[str], names: set[str]) -> list[Scope]:
     """Figures grouped by what they count (`same`: keys counting the asked thing), subject and period."""
     by_scope: dict[tuple[str, str, str, str], Scope] = {}
@@ -100,9 +106,10 @@ def group_scopes(found: Sequence[Found], a: Asked, same: set[str], names: set[st
         fig = f.figure
         thing = a.key if fig.key in same else fig.key
         mixed = bool(fig.participles - a.stems)  # "killed or wounded" when "wounded" is asked
-        key = (fig.unit, thing + ("+" if mixed else ""), fig.subject_key, fig.period_key)
+        period = "" if point_in_time(f) else fig.period
+        key = (fig.unit, thing + ("+" if mixed else ""), fig.subject_key, normalize_period(period))
         counted = fig.counted if thing != a.key else (fig.events if mixed else "")
-        scope = by_scope.setdefault(key, Scope(fig.unit, fig.subject, fig.period, counted))
+        scope = by_scope.setdefault(key, Scope(fig.unit, fig.subject, period, counted))
         scope.mixed = mixed
         for row in scope.rows:  # one row per value; a story's copies join its row whatever they say
             if _value_key(row[0]) == _value_key(f) or any(x.story == f.story for x in row):

@@ -74,7 +74,7 @@ def shown_figures(block: FigureBlock, numbering: Mapping[int, int]) -> list[Show
                     q.high,
                     q.qualifier,
                     s.unit,
-                    s.period,
+                    s.period or f0.figure.period,
                     s.subject,
                     f0.as_of,
                     _cites(row, numbering),
@@ -128,6 +128,8 @@ def _item_text(
         parts.append(s.thing)
     if s.period and not in_header:
         parts.append(_lower_first(s.period))
+    elif not s.period and row[0].figure.period:  # a point in time ("in October") of a dated source
+        parts.append(_lower_first(row[0].figure.period))
     if many_subjects and s.shown_subject:
         parts.append(f"({s.shown_subject})")
     if dated and row[0].as_of:

@@ -51,3 +51,24 @@ def normalize_period(text: str) -> str:
     t = re.sub(r"\b(?:a single|a|an|just)\s+(?=\w)", "one ", t)
     t = re.sub(r"\bthe\s+", "", t)
     return t.replace("one one ", "one ")
+
+
+@functools.cache
+def _time_point_pattern() -> re.Pattern:
+    import calendar
+
+    months = [m for m in calendar.month_name if m] + [m + "." for m in calendar.month_abbr if m]
+    names = "|".join(
+        re.escape(m) for m in sorted(months + list(words()["weekdays"]), key=len, reverse=True)
+    )
+    edge = r"(?:(?:early|mid|late|the end of|the start of|the beginning of)[\s-]+)?"
+    return re.compile(
+        rf"(?:in|on|at|as of|by|during)\s+{edge}(?:{names})\b[\w\s,.]*", re.IGNORECASE
+    )
+
+
+def is_time_point(text: str) -> bool:
+    """ "In October", "on Monday", "by mid-March 2024": when a figure was reported or held, not a
+    measurement period. From a dated source it joins the timeline of the same quantity instead of
+    forming a scope of its own; "in one week", "since mid-November", "in 2023" stay periods."""
+    return bool(text) and _time_point_pattern().fullmatch(text.strip()) is not None

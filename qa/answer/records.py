@@ -28,9 +28,11 @@ class Citation:
     outlet: str | None = None
     author: str | None = None
     url: str | None = None
+    also_in: tuple[str, ...] = ()  # other outlets that carried the same story (qa.answer.stories)
 
     def to_dict(self) -> dict:
         meta = {k: v for k in ("published", "outlet", "author", "url") if (v := getattr(self, k))}
+        meta |= {"also_in": list(self.also_in)} if self.also_in else {}
         return {
             "id": self.id,
             "source": self.source,
@@ -57,6 +59,7 @@ class Answer:
     resolved_question: str | None = None  # the question actually searched (follow-ups resolved)
     figures_disagree: bool = False  # the sources give different figures for the asked quantity
     quotes: tuple[int, ...] = ()  # citation ids of the quoted sentences, best first (figures aside)
+    sources_count: int = 0  # independent stories cited: syndicated copies count once (0: not counted)
 
     def to_dict(self) -> dict:
         out = {
@@ -72,6 +75,8 @@ class Answer:
         if self.figures:
             out["figures"] = [f.to_dict() if hasattr(f, "to_dict") else f for f in self.figures]
             out["figures_disagree"] = self.figures_disagree
+        if self.sources_count:
+            out["sources_count"] = self.sources_count
         return out
 
 

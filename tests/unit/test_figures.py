@@ -286,3 +286,37 @@ def test_a_combined_count_is_not_set_against_its_part():
     )
     b, text = block("How many beds does the hospital have?", s)
     assert "120" in text and not b.disagree  # "after it opened ..." is another clause's event
+
+
+def test_a_month_in_a_dated_source_joins_the_timeline_but_a_measurement_period_does_not():
+    s = sents(
+        ("old", "In October, officials said about 100 inspectors were hired."),
+        ("new", "Officials said 140 inspectors were hired."),
+        ("week", "Officials said 30 inspectors were hired in one week."),
+    )
+    docs = {
+        "old": {"meta": {"published": "2024-12-01", "outlet": "Ledger"}},
+        "new": {"meta": {"published": "2025-01-10", "outlet": "Wire"}},
+        "week": {"meta": {"published": "2025-01-12", "outlet": "Times"}},
+    }
+    b, text = block("How many inspectors were hired?", s, docs)
+    assert b.changed and not b.disagree
+    assert (
+        "changed over time: about 100 in October as of 2024-12-01 (Ledger) [1]; "
+        "140 as of 2025-01-10 (Wire) [2]" in text
+    )
+    assert "30 in one week" in text  # an explicit measurement period keeps its own scope
+    # undated, the month stays a scope of its own: nothing says when the other figure held
+    b2, text2 = block("How many inspectors were hired?", s[:2])
+    assert (
+        not b2.disagree and "each with its own scope" in text2 and "about 100 in October" in text2
+    )
+
+
+def test_time_points_and_periods():
+    from qa.answer.periods import is_time_point
+
+    for p in ("In October", "on Monday", "by mid-March 2024", "in early January"):
+        assert is_time_point(p), p
+    for p in ("in one week", "since mid-November", "in 2023", "", "over three months"):
+        assert not is_time_point(p), p
