@@ -82,12 +82,15 @@ class Engine:
         hits = Retriever(index, self.embedder, self.settings).search(
             query, k, mode=mode, sources=sources, qvec=qvec
         )
-        hits = with_name_hits(
-            query, hits, index, self.embedder, self.settings, sources=sources, qvec=qvec
-        )
-        return compose(
-            q, hits, self.settings, resolved=query, embedder=self.embedder, qvec=qvec, index=index
-        )
+        kw = {"resolved": query, "embedder": self.embedder, "qvec": qvec, "index": index}
+        answer = compose(q, hits, self.settings, **kw)
+        if answer.abstained:  # a name the corpus holds but no hit holds whole: search for it
+            more = with_name_hits(
+                query, hits, index, self.embedder, self.settings, sources=sources, qvec=qvec
+            )
+            if len(more) > len(hits):
+                answer = compose(q, more, self.settings, **kw)
+        return answer
 
 
 @dataclass
