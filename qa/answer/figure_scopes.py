@@ -125,6 +125,8 @@ def group_scopes(found: Sequence[Found], a: Asked, same: set[str], names: set[st
             if not s.mixed:
                 s.thing = ""  # all count the same thing: no need to say what each counts
     for s in scopes:
+        for row in s.rows:  # a story is dated and quoted by its first publication (oldest copy)
+            row.sort(key=lambda f: (not f.as_of, f.as_of))
         s.rows.sort(
             key=lambda r: (r[0].as_of or "", r[0].figure.quantity.low, r[0].figure.quantity.high)
         )
