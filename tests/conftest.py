@@ -26,13 +26,19 @@ def need_bench(name: str) -> Path:
     """The benchmark folder `name`, or a loud skip naming the variable that points at it."""
     path = bench_dir() / name
     if not path.is_dir():
-        pytest.skip(f"benchmark {name!r} not found at {path}: set QA_BENCH_DIR to the folder holding it")
+        pytest.skip(
+            f"benchmark {name!r} not found at {path}: set QA_BENCH_DIR to the folder holding it"
+        )
     return path
 
 
 def chromium_path() -> str | None:
     """The browser for end-to-end tests: QA_CHROMIUM, else `chromium` on PATH."""
-    return os.environ.get("QA_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    return (
+        os.environ.get("QA_CHROMIUM")
+        or shutil.which("chromium")
+        or shutil.which("chromium-browser")
+    )
 
 
 @pytest.fixture()

@@ -119,7 +119,9 @@ def test_sentence_citations_point_into_their_document(bodies, size):
 
 
 LINE_ALPHABET = st.sampled_from(
-    list("abcdefghij ABC()[]\"'”’“‘«»`-–—,12345\t\u00a0•*#/&%") + list(".!?…;:") + ["Mr", "U.S", "'s", "n't"]
+    list("abcdefghij ABC()[]\"'”’“‘«»`-–—,12345\t\u00a0•*#/&%")
+    + list(".!?…;:")
+    + ["Mr", "U.S", "'s", "n't"]
 )
 
 
