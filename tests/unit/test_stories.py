@@ -66,3 +66,29 @@ def test_unsyndicated_and_abstained_answers_are_unchanged_but_counted():
     assert a.answer == f"{STORY} [1] {OTHER} [2]" and a.citations == cs and a.sources_count == 2
     off = Answer("q", "not found", [], True)
     assert merge_copies(off, DOCS) is off and "sources_count" not in off.to_dict()
+
+
+def test_an_engine_answer_quotes_a_syndicated_story_once(tmp_path, fake_embedder):
+    from qa.chat import Engine
+    from qa.index import build_index
+    from tests.conftest import make_home, settings_for
+
+    body = (
+        "The harbour board said 75 cranes were ordered for the new container terminal this year. "
+        "Board chair Ada Lindqvist said the cranes would double the port's capacity by the end of "
+        "the decade, and that dock workers would be trained to run them from a control room."
+    )
+    pages = {"a.md": ("Port Wire", body), "b.md": ("Bay News", body + " More at 11."),
+             "c.md": ("Sea Post", body.replace("this year", "this year, officials said")),
+             "d.md": ("Dock Weekly", "Dock workers said only 60 cranes had been ordered so far.")}  # fmt: skip
+    files = {n: f"---\nsource: {o}\ndate: 2025-03-0{i}\n---\n{t}\n" for i, (n, (o, t)) in
+             enumerate(sorted(pages.items()), start=1)}  # fmt: skip
+    home = make_home(tmp_path, files)
+    settings = settings_for(home)
+    build_index(settings, fake_embedder)
+    a = Engine(settings, fake_embedder).ask("How many cranes were ordered?")
+    stories = [c for c in a.citations if c.source in {"a.md", "b.md", "c.md"}]
+    assert len(stories) == 1 and sorted(stories[0].also_in) == sorted(
+        o for n, (o, _) in pages.items() if n in {"a.md", "b.md", "c.md"} and n != stories[0].source
+    )
+    assert a.sources_count == len({c.source for c in a.citations}) - len(stories) + 1
