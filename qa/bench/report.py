@@ -46,14 +46,7 @@ def run_bench(
     with tempfile.TemporaryDirectory(prefix="qa-bench-", dir=workdir) as tmp:
         work = Path(tmp)
         embedder = shared_embedder(settings)
-        t = time.perf_counter()
-        embedder.encode(["warm up"])
-        out["model"] = {
-            "name": embedder.name,
-            "backend": embedder.backend,
-            "dim": embedder.dim,
-            "load_s_in_process": round(time.perf_counter() - t, 2),
-        }
+        out["model"] = _model_info(embedder)
         if "real" in parts:
             out["real"] = bench_real(work, settings, embedder, texts, langchain, log)
         if "backends" in parts:
@@ -71,15 +64,29 @@ def run_bench(
                 topic_share=topic_share,
             )
         if "cold" in parts and cold_runs > 0:
-            real = work / "real"
-            target = (
-                settings.with_(corpus_dir=real / "corpus", index_dir=real / "index")
-                if "real" in parts
-                else settings
-            )
-            out["cold"] = bench_cold(target, cold_runs, log)
+            out["cold"] = bench_cold(_cold_target(settings, work, parts), cold_runs, log)
     out["total_s"] = round(time.perf_counter() - started, 1)
     return out
+
+
+def _model_info(embedder) -> dict:
+    """What the model is and how long its first encode takes in this process (its load)."""
+    t = time.perf_counter()
+    embedder.encode(["warm up"])
+    return {
+        "name": embedder.name,
+        "backend": embedder.backend,
+        "dim": embedder.dim,
+        "load_s_in_process": round(time.perf_counter() - t, 2),
+    }
+
+
+def _cold_target(settings: Settings, work: Path, parts: tuple[str, ...]) -> Settings:
+    """The real part's index when it ran, else the one `settings` point at."""
+    if "real" not in parts:
+        return settings
+    real = work / "real"
+    return settings.with_(corpus_dir=real / "corpus", index_dir=real / "index")
 
 
 def format_report(r: dict) -> str:

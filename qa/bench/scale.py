@@ -64,46 +64,23 @@ def bench_scale(
     for d in real_docs:
         shutil.copy(source / d.doc_id, settings.corpus_dir / d.doc_id)
     n_real = len(chunk_documents(real_docs, settings.chunk_size, settings.chunk_overlap))
-    n_syn = max(0, n_chunks - n_real)
-    log(f"[scale] writing {n_syn} synthetic chunks (+{n_real} real)")
     t = time.perf_counter()
-    pieces = write_synthetic_corpus(settings.corpus_dir, n_syn, source, seed, topic_share)
-    gen = SyntheticVectors(n_topics_for(n_chunks), embedder.dim, seed=seed)
-    vectors = gen.sample(len(pieces), seed + 1)
-    table = {text: i for i, (_, text) in enumerate(pieces)}
+    table, vectors = _synthetic(
+        settings, source, n_chunks, n_real, embedder.dim, seed, topic_share, log
+    )
     gen_s = time.perf_counter() - t
     log(f"[scale] generated in {gen_s:.1f} s; build_index")
     t = time.perf_counter()
     report = build_index(settings, SyntheticEmbedder(embedder, table, vectors))
     build_s = time.perf_counter() - t
-    del table, pieces
+    del table
     root = settings.index_dir
     size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
     faiss_mb = sum(p.stat().st_size for p in root.rglob("faiss.index")) / 2**20
     log(
         f"[scale] built {report.chunks} chunks [{report.index_type}] in {build_s:.1f} s; query process"
     )
-    args = {
-        "corpus_dir": str(settings.corpus_dir),
-        "index_dir": str(settings.index_dir),
-        "ann_threshold": settings.ann_threshold,
-        "queries": queries,
-        "n_topics": n_topics_for(n_chunks),
-        "seed": seed,
-        "source_dir": str(source),
-        "embed_backend": settings.embed_backend,
-        "cache_dir": str(settings.cache_dir),
-        "model_path": settings.model_path,
-    }
-    proc = subprocess.run(
-        [sys.executable, "-m", "qa.bench.scale_worker", json.dumps(args)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-    )
-    if proc.returncode != 0:
-        raise QAError(f"the query process failed:\n{proc.stderr[-3000:]}")
-    worker = json.loads(proc.stdout.strip().splitlines()[-1])
+    worker = _query_process(settings, source, queries, n_topics_for(n_chunks), seed)
     out = {
         "chunks": report.chunks,
         "documents": report.documents,
@@ -118,6 +95,52 @@ def bench_scale(
     if langchain:
         out["langchain"] = _langchain_at_scale(settings, embedder, worker, log)
     return out
+
+
+def _synthetic(
+    settings: Settings,
+    source: Path,
+    n_chunks: int,
+    n_real: int,
+    dim: int,
+    seed: int,
+    topic_share: float,
+    log: Log,
+) -> tuple[dict[str, int], np.ndarray]:
+    """Writes the synthetic articles; returns each chunk text's row in their seeded vectors."""
+    n_syn = max(0, n_chunks - n_real)
+    log(f"[scale] writing {n_syn} synthetic chunks (+{n_real} real)")
+    pieces = write_synthetic_corpus(settings.corpus_dir, n_syn, source, seed, topic_share)
+    gen = SyntheticVectors(n_topics_for(n_chunks), dim, seed=seed)
+    vectors = gen.sample(len(pieces), seed + 1)
+    return {text: i for i, (_, text) in enumerate(pieces)}, vectors
+
+
+def _query_process(
+    settings: Settings, source: Path, queries: int, n_topics: int, seed: int
+) -> dict:
+    """Runs `qa.bench.scale_worker` in a fresh process (honest start-up and peak memory)."""
+    args = {
+        "corpus_dir": str(settings.corpus_dir),
+        "index_dir": str(settings.index_dir),
+        "ann_threshold": settings.ann_threshold,
+        "queries": queries,
+        "n_topics": n_topics,
+        "seed": seed,
+        "source_dir": str(source),
+        "embed_backend": settings.embed_backend,
+        "cache_dir": str(settings.cache_dir),
+        "model_path": settings.model_path,
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "qa.bench.scale_worker", json.dumps(args)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    if proc.returncode != 0:
+        raise QAError(f"the query process failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def _langchain_at_scale(settings: Settings, embedder, worker: dict, log: Log) -> dict:

@@ -25,16 +25,7 @@ def query_worker(args: dict) -> dict:
     from qa.retrieve import Retriever
 
     import_s = time.perf_counter() - t0
-    settings = Settings(
-        corpus_dir=Path(args["corpus_dir"]),
-        index_dir=Path(args["index_dir"]),
-        chunk_size=SCALE_CHUNK_SIZE,
-        chunk_overlap=0,
-        ann_threshold=args["ann_threshold"],
-        embed_backend=args.get("embed_backend", "auto"),
-        model_path=args.get("model_path"),
-        cache_dir=Path(args["cache_dir"]) if args.get("cache_dir") else Settings().cache_dir,
-    )
+    settings = _settings(args)
     t = time.perf_counter()
     embedder = Embedder(settings)
     embedder.encode(["warm up"])
@@ -51,19 +42,10 @@ def query_worker(args: dict) -> dict:
     embed = time_calls(lambda q: embedder.encode([q]), n_q)
     gen = SyntheticVectors(args["n_topics"], embedder.dim, seed=args["seed"])
     syn_q = gen.sample(200, args["seed"] + 7)
-    dense = []
-    for i in range(n_q):
-        q = syn_q[i % len(syn_q)]
-        t = time.perf_counter()
-        idx.dense_search(q, settings.k * settings.fetch_factor)
-        dense.append(time.perf_counter() - t)
-    hybrid = []
+    dense = _time_dense(idx, syn_q, n_q, settings.k * settings.fetch_factor)
     r = Retriever(idx, embedder, settings)
     retrieve = time_calls(r.search, n_q)
-    for i in range(n_q):
-        t = time.perf_counter()
-        r.search(QUESTIONS[i % len(QUESTIONS)], qvec=qv[i % len(qv)])
-        hybrid.append(time.perf_counter() - t)
+    hybrid = _time_hybrid(r, qv, n_q)
     rss_mb = peak_rss_mb()
     return {
         "import_s": round(import_s, 2),
@@ -86,6 +68,41 @@ def query_worker(args: dict) -> dict:
             settings.k * settings.fetch_factor,
         ),
     }
+
+
+def _settings(args: dict) -> Settings:
+    """The parent's settings for the scale index, from its JSON arguments."""
+    return Settings(
+        corpus_dir=Path(args["corpus_dir"]),
+        index_dir=Path(args["index_dir"]),
+        chunk_size=SCALE_CHUNK_SIZE,
+        chunk_overlap=0,
+        ann_threshold=args["ann_threshold"],
+        embed_backend=args.get("embed_backend", "auto"),
+        model_path=args.get("model_path"),
+        cache_dir=Path(args["cache_dir"]) if args.get("cache_dir") else Settings().cache_dir,
+    )
+
+
+def _time_dense(idx, queries: np.ndarray, n: int, k: int) -> list[float]:
+    """Seconds of each of `n` dense searches, cycling through the synthetic query vectors."""
+    out = []
+    for i in range(n):
+        q = queries[i % len(queries)]
+        t = time.perf_counter()
+        idx.dense_search(q, k)
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def _time_hybrid(r, qv: np.ndarray, n: int) -> list[float]:
+    """Seconds of each of `n` hybrid searches given the question's vector (no encoding timed)."""
+    out = []
+    for i in range(n):
+        t = time.perf_counter()
+        r.search(QUESTIONS[i % len(QUESTIONS)], qvec=qv[i % len(qv)])
+        out.append(time.perf_counter() - t)
+    return out
 
 
 def exact_top_k(vectors: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
