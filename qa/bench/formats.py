@@ -1,6 +1,6 @@
 """Build throughput by file format: the same articles as .txt, .html and .pdf, built by `build_index`.
 
-    HF_HUB_OFFLINE=1 .venv/bin/python scripts/bench_formats.py --articles 40 --rounds 3
+    HF_HUB_OFFLINE=1 .venv/bin/python -m qa.bench.formats --articles 40 --rounds 3
 
 The articles are the seed texts (tests/fixtures/seed) in shuffled paragraph orders. Each round builds
 each format into a fresh folder (nothing reused from a cache), in rotating order; prints per format
@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository (the seed texts are test fixtures)
 SEED = ROOT / "tests" / "fixtures" / "seed"
 
 PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>{title} | Bench Times</title>
