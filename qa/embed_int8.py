@@ -10,7 +10,6 @@ are quantized per batch at run time (dynamic), so no calibration data is needed.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -55,9 +54,10 @@ def quantize(
         from onnxruntime.quantization import QuantType, quantize_dynamic
     except ImportError as exc:  # onnx (needed by the quantizer) is missing
         raise ModelError(f"ONNX Runtime's quantizer cannot load ({exc})") from None
+    from filelock import FileLock  # imported here: ~0.1 s, only when quantizing
+
     target.parent.mkdir(parents=True, exist_ok=True)
-    with (target.parent / ".lock").open("a") as lock:
-        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)  # two processes at once: one quantizes
+    with FileLock(target.parent / ".lock"):  # two processes at once: one quantizes
         if target.is_file():
             return
         tmp = target.with_suffix(f".{os.getpid()}.tmp")

@@ -7,7 +7,6 @@ an InferenceSession). `QA_EMBED_BACKEND=onnx-int8` adds its quantized copy (qa/e
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import logging
@@ -263,9 +262,10 @@ class OnnxEncoder:
 
 def _export(model_path: Path, target: Path, info: dict, load_model) -> None:
     """Export transformer + mean pooling + normalize to ONNX, check it against PyTorch, then publish."""
+    from filelock import FileLock  # imported here: ~0.1 s, only when exporting
+
     target.parent.mkdir(parents=True, exist_ok=True)
-    with (target.parent / ".lock").open("a") as lock:
-        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)  # two processes exporting at once: one does it
+    with FileLock(target.parent / ".lock"):  # two processes exporting at once: one does it
         if target.is_file():
             return
         tmp = target.with_suffix(f".{os.getpid()}.tmp")
