@@ -82,7 +82,30 @@ class Vocabulary:
             self.words[i] == w or (len(w) >= 4 and self.words[i].startswith(w))
         ):
             return True
-        return len(w) >= 5 and any(w[:n] in self.word_set for n in range(len(w) - 2, len(w)))
+        if len(w) >= 5 and any(w[:n] in self.word_set for n in range(len(w) - 2, len(w))):
+            return True
+        return len(w) >= 5 and self._near(w)
+
+    def _near(self, w: str) -> bool:
+        """A corpus word one edit away sharing the first two letters ("Shelly" -> "shelley"): a
+        misspelt name is still the corpus's name, for the answer to find, not to declare missing."""
+        lo = bisect.bisect_left(self.words, w[:2])
+        hi = bisect.bisect_left(self.words, w[:2] + "\uffff")
+        return any(abs(len(v) - len(w)) <= 1 and one_edit(v, w) for v in self.words[lo:hi])
+
+
+def one_edit(a: str, b: str) -> bool:
+    """a and b differ by at most one inserted, deleted or replaced character."""
+    if len(a) > len(b):
+        a, b = b, a
+    if len(b) - len(a) > 1:
+        return False
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    if len(a) == len(b):
+        return a[i + 1 :] == b[i + 1 :]
+    return a[i:] == b[i + 1 :]
 
 
 _vocab_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -29,8 +29,10 @@ from qa.answer.score import (
 )
 
 # The threshold's target on the training questions: with 0.09 the held-out articles 18-35 gave
-# 0.093 from the model plus 0.029 from names the corpus lacks (misspelt in SQuAD's questions).
-MAX_FALSE_ABSTENTION = 0.06
+# 0.093 from the model plus 0.029 from names the corpus lacks (misspelt in SQuAD's questions); 0.06
+# while misspelt names were declared missing, 0.07 since a name one edit from a corpus word counts as
+# present (names then add 0.006 on articles 01-17, 0.017 on 18-35).
+MAX_FALSE_ABSTENTION = 0.07
 # Sentence features the shipped model uses (forward selection on articles 01-17, held-out halves):
 # passage rank and BM25-first hurt held-out ranking, so the sentence stands on its own words.
 SENTENCE_MODEL = (

@@ -94,3 +94,16 @@ def test_a_name_the_corpus_holds_is_searched_for(fake_embedder):
         "Who is John Kirby?", hits, index, fake_embedder, settings, sources=["d1.txt"]
     )
     assert only == hits
+
+
+def test_a_name_one_edit_from_a_corpus_word_is_not_missing():
+    """SQuAD asks about "Percy Shelly" over a text saying "Shelley": a misspelt name is the corpus's
+    name, never "No passage mentions ..."; a different name stays missing."""
+    from qa.answer.names import one_edit
+
+    idx = index_of(["The poet Percy Bysshe Shelley wrote Ozymandias.", *TEXTS])
+    assert missing_names("What did Percy Shelly write?", idx) == []
+    assert missing_names("What did Okafer open?", idx) == []  # Okafor, one letter replaced
+    assert missing_names("What did Percy Shelton write?", idx) == ["Percy Shelton"]
+    assert one_edit("shelly", "shelley") and one_edit("okafer", "okafor")
+    assert not one_edit("shelton", "shelley") and not one_edit("abc", "abcde")
