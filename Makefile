@@ -31,6 +31,7 @@ run: install
 
 test: install browser
 	$(BIN)/ruff check qa tests app.py
+	$(BIN)/ruff format --check qa tests app.py
 	$(BIN)/python -m pytest -v
 
 # Tiers, each runnable alone: unit (no model, seconds), integration (real model and index), e2e

@@ -59,7 +59,9 @@ class Answer:
     resolved_question: str | None = None  # the question actually searched (follow-ups resolved)
     figures_disagree: bool = False  # the sources give different figures for the asked quantity
     quotes: tuple[int, ...] = ()  # citation ids of the quoted sentences, best first (figures aside)
-    sources_count: int = 0  # independent stories cited: syndicated copies count once (0: not counted)
+    sources_count: int = (
+        0  # independent stories cited: syndicated copies count once (0: not counted)
+    )
 
     def to_dict(self) -> dict:
         out = {

@@ -177,7 +177,9 @@ def sentence_features(
         got = [w for st, w in zip(terms.stems, terms.weights, strict=True) if st in have]
         out[i, 2] = sum(got) / total
         out[i, 4] = len(got) / max(len(terms.stems), 1)
-        out[i, 5] = len(terms.bigrams & set(zip(seq, seq[1:], strict=False))) / max(len(terms.bigrams), 1)
+        out[i, 5] = len(terms.bigrams & set(zip(seq, seq[1:], strict=False))) / max(
+            len(terms.bigrams), 1
+        )
         out[i, 6] = _type_match(terms.kind, s.text, terms.words)
         out[i, 7] = 1.0 / (1 + s.rank)
         out[i, 8] = float(hit.relevance)
