@@ -33,7 +33,6 @@ RANGES: dict[str, tuple[float, float]] = {
     "dense_weight": (0, 1000),
     "bm25_weight": (0, 1000),
     "fetch_factor": (1, 1000),
-    "min_relevance": (-1, 2),
     "ann_threshold": (0, 10**12),
     "port": (0, 65535),
 }
@@ -72,8 +71,6 @@ class Settings:
     dense_weight: float = 1.0
     bm25_weight: float = 1.15
     fetch_factor: int = 4  # fetch k * fetch_factor candidates from each side before fusing
-    # Best quotable sentence's score (cosine + 0.25 x share of question words) below this: abstain
-    min_relevance: float = 0.32  # tuned, see README "Abstention"
     # Index type: exact search below this many chunks, approximate (IVF-PQ + exact re-rank) above.
     # A flat scan costs ~0.15 ms per 1k chunks here (15 ms at 100k); IVF stays ~3 ms at 1M.
     ann_threshold: int = 50_000
@@ -85,6 +82,7 @@ class Settings:
     def __post_init__(self) -> None:
         for name in ("corpus_dir", "index_dir", "cache_dir"):  # accept str from callers
             object.__setattr__(self, name, Path(getattr(self, name)).expanduser())
+        self._check_ranges()
         if self.mode not in MODES:
             raise ConfigError(
                 f"unknown retrieval mode {self.mode!r}", f"use one of {', '.join(MODES)}"
@@ -95,12 +93,11 @@ class Settings:
                 f"use one of {', '.join(BACKENDS)}",
             )
         if not 0 <= self.chunk_overlap < self.chunk_size:
-            raise ConfigError("chunk overlap must be >= 0 and smaller than the chunk size")
+            raise ConfigError("QA_CHUNK_OVERLAP must be smaller than QA_CHUNK_SIZE")
         if self.embed_threads < 0 or self.ray_workers < 0:
             raise ConfigError("QA_EMBED_THREADS and QA_RAY_WORKERS must be >= 0 (0: one per core)")
         if not self.max_file_mb > 0:
             raise ConfigError(f"QA_MAX_FILE_MB must be positive, got {self.max_file_mb}")
-        self._check_ranges()
 
     def _check_ranges(self) -> None:
         """Refuse NaN, infinities and out-of-range numbers, naming the variable (NaN would silently
@@ -152,7 +149,7 @@ class Settings:
                     if not user or not password:
                         raise ValueError("expected user:password")
                     values[name] = (user, password)
-                elif name in ("min_relevance", "dense_weight", "bm25_weight", "max_file_mb"):
+                elif name in ("dense_weight", "bm25_weight", "max_file_mb"):
                     values[name] = float(raw)
                 elif name in (
                     "batch_size",

@@ -11,9 +11,9 @@ from qa.errors import ConfigError
 @pytest.mark.parametrize(
     ("var", "raw"),
     [
-        ("QA_MIN_RELEVANCE", "nan"),
-        ("QA_MIN_RELEVANCE", "inf"),
-        ("QA_MIN_RELEVANCE", "-5"),
+        ("QA_BM25_WEIGHT", "nan"),
+        ("QA_RRF_K", "inf"),
+        ("QA_CHUNK_SIZE", "-5"),
         ("QA_BM25_WEIGHT", "-1"),
         ("QA_DENSE_WEIGHT", "nan"),
         ("QA_K", "0"),
@@ -32,8 +32,8 @@ def test_bad_numbers_are_refused_with_the_variable_name(var: str, raw: str, tmp_
 
 
 def test_good_values_pass(tmp_path) -> None:
-    s = Settings.from_env({"QA_HOME": str(tmp_path), "QA_MIN_RELEVANCE": "0.4", "QA_K": "7"})
-    assert (s.min_relevance, s.k) == (0.4, 7)
+    s = Settings.from_env({"QA_HOME": str(tmp_path), "QA_BM25_WEIGHT": "0.4", "QA_K": "7"})
+    assert (s.bm25_weight, s.k) == (0.4, 7)
 
 
 def test_unknown_source_is_an_error_not_an_abstention(tmp_path, fake_embedder) -> None:
