@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from qa.index import load_index
+from tests.checks import check_stored_sentences
 
 
 def test_manifest_names_the_real_model(real_settings):
@@ -30,31 +31,9 @@ def test_dense_search_matches_brute_force_with_the_model(real_settings, embedder
 
 @pytest.mark.slow
 def test_sentences_are_stored_with_exact_spans_and_their_pooled_vectors(real_settings, embedder):
-    """Every quotable sentence of every chunk is in the index, with the vector an answer scores it by:
-    the chunk's own forward pass pooled over the sentence (what `encode_with_spans` gives)."""
-    from qa.embed import embed_text
-    from qa.sentences import quotable_spans
-
-    idx = load_index(real_settings)
-    chunks = list(idx.chunks)
-    texts = [embed_text(c) for c in chunks]
-    shifts = [len(t) - len(c.text) for t, c in zip(texts, chunks, strict=True)]
-    spans = [quotable_spans(c) for c in chunks]
-    _, pooled = embedder.encode_with_spans(
-        texts, [[(a + d, b + d) for a, b in sp] for sp, d in zip(spans, shifts, strict=True)]
-    )
-    total = 0
-    for c, sp, want in zip(chunks, spans, pooled, strict=True):
-        got_spans, got_vecs = idx.sentences(c.chunk_id)
-        assert got_spans.tolist() == [list(x) for x in sp]
-        for a, b in got_spans.tolist():
-            text = c.text[a:b]
-            assert text == text.strip() and len(text.split()) >= 4
-        assert got_vecs.shape == (len(sp), 384)
-        np.testing.assert_allclose(got_vecs, want, atol=2e-3)  # stored as float16
-        np.testing.assert_allclose(np.linalg.norm(got_vecs, axis=1), 1.0, atol=2e-3)
-        total += len(sp)
-    assert total == idx.sentence_table.spans.shape[0] > 2 * len(chunks)
+    """Stored sentence spans and pooled vectors equal what the embedder gives (tests/checks.py)."""
+    check_stored_sentences(real_settings, embedder)
+    assert embedder.dim == 384
 
 
 @pytest.mark.slow

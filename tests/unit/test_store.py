@@ -12,6 +12,7 @@ import pytest
 from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, IndexStaleError
 from qa.index import FORMAT_VERSION, build_index, load_index, read_manifest
 from qa.index.status import corpus_status
+from tests.checks import check_stored_sentences
 from tests.conftest import make_home, settings_for
 from tests.fakes import FakeEmbedder
 
@@ -133,28 +134,5 @@ def test_other_model_setting_is_a_mismatch(built):
 
 
 def test_sentences_are_stored_with_exact_spans_and_their_pooled_vectors(built, fake_embedder):
-    """Every quotable sentence of every chunk is in the index, with the vector an answer scores it by:
-    the chunk's own forward pass pooled over the sentence (what `encode_with_spans` gives)."""
-    from qa.embed import embed_text
-    from qa.sentences import quotable_spans
-
-    idx = load_index(built)
-    chunks = list(idx.chunks)
-    texts = [embed_text(c) for c in chunks]
-    shifts = [len(t) - len(c.text) for t, c in zip(texts, chunks, strict=True)]
-    spans = [quotable_spans(c) for c in chunks]
-    _, pooled = fake_embedder.encode_with_spans(
-        texts, [[(a + d, b + d) for a, b in sp] for sp, d in zip(spans, shifts, strict=True)]
-    )
-    total = 0
-    for c, sp, want in zip(chunks, spans, pooled, strict=True):
-        got_spans, got_vecs = idx.sentences(c.chunk_id)
-        assert got_spans.tolist() == [list(x) for x in sp]
-        for a, b in got_spans.tolist():
-            text = c.text[a:b]
-            assert text == text.strip() and len(text.split()) >= 4
-        assert got_vecs.shape == (len(sp), fake_embedder.dim)
-        np.testing.assert_allclose(got_vecs, want, atol=2e-3)  # stored as float16
-        np.testing.assert_allclose(np.linalg.norm(got_vecs, axis=1), 1.0, atol=2e-3)
-        total += len(sp)
-    assert total == idx.sentence_table.spans.shape[0] > 2 * len(chunks)
+    """Stored sentence spans and pooled vectors equal what the embedder gives (tests/checks.py)."""
+    check_stored_sentences(built, fake_embedder)
