@@ -64,8 +64,9 @@ def _print_answer(answer, as_json: bool) -> None:
         click.echo("")
         click.echo("Sources:" if answer.citations else "Closest, but not an answer:")
         for c in cites:
+            page = f"p. {c.page}" if getattr(c, "page", None) else None
             dated = ", ".join(
-                v for v in (getattr(c, "published", None), getattr(c, "outlet", None)) if v
+                v for v in (getattr(c, "published", None), getattr(c, "outlet", None), page) if v
             )
             click.echo(
                 f"  [{c.id}] {c.title} ({c.source}, chars {c.start}-{c.end}, score {c.score:.2f})"

@@ -237,8 +237,21 @@ def _citation(n: int, s: Sentence, score: float, index) -> Citation:
         score,
         c.start,
         c.end,
+        page=_page(index, c.doc_id, s.start),
         **_meta(index, c.doc_id),
     )
+
+
+def _page(index, doc_id: str, offset: int) -> int | None:
+    """The PDF page holding `offset`, from the page starts the PDF loader keeps (None for other files)."""
+    entry = (getattr(index, "documents", None) or {}).get(doc_id) if index is not None else None
+    meta = entry.get("meta", entry) if isinstance(entry, dict) else None
+    pages = meta.get("pages") if isinstance(meta, dict) else None
+    if not isinstance(pages, list) or not pages:
+        return None
+    from qa.corpus.loaders.pdf import page_of
+
+    return page_of(pages, offset)
 
 
 def _with_figures(

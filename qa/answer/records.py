@@ -29,9 +29,14 @@ class Citation:
     author: str | None = None
     url: str | None = None
     also_in: tuple[str, ...] = ()  # other outlets that carried the same story (qa.answer.stories)
+    page: int | None = None  # 1-based page of a PDF source holding `start`
 
     def to_dict(self) -> dict:
-        meta = {k: v for k in ("published", "outlet", "author", "url") if (v := getattr(self, k))}
+        meta = {
+            k: v
+            for k in ("published", "outlet", "author", "url", "page")
+            if (v := getattr(self, k))
+        }
         meta |= {"also_in": list(self.also_in)} if self.also_in else {}
         return {
             "id": self.id,

@@ -131,6 +131,7 @@ class DocMeta:
     outlet: str = ""
     author: str = ""
     url: str = ""
+    page: int | None = None  # a PDF citation's page
 
 
 def doc_meta(c: Any, known: dict | None = None) -> DocMeta | None:
@@ -148,7 +149,8 @@ def doc_meta(c: Any, known: dict | None = None) -> DocMeta | None:
     if urlsplit(url).scheme not in ("http", "https"):
         url = ""  # never a javascript: or file: link
     file_date = (getattr(c, "date_source", None) or known.get("date_source")) == "file mtime"
-    return DocMeta(get("published"), file_date, get("outlet"), get("author"), url)
+    page = getattr(c, "page", None)
+    return DocMeta(get("published"), file_date, get("outlet"), get("author"), url, page)
 
 
 def _figure_dict(fig: Any) -> dict:

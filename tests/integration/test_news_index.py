@@ -170,3 +170,19 @@ def test_a_syndicated_story_is_grouped_under_its_first_publication(tmp_path, emb
     }  # fmt: skip
     text = run(home, "index", "status").output
     assert "same story as wire.md" in text
+
+
+def test_a_pdf_citation_names_the_page_it_quotes(news_home):
+    out = ask_json(news_home, "How much did the authority spend on new cranes?")
+    status = json.loads(run(news_home, "index", "status", "--json").output)
+    pages = {d["doc_id"]: d for d in status["documents"]}["harbour_report.pdf"]["meta"]["pages"]
+    text = read_document(news_home / "corpus", "harbour_report.pdf").text
+    cited = [c for c in out["citations"] if c["source"] == "harbour_report.pdf"]
+    assert cited and all(isinstance(c.get("page"), int) for c in cited)
+    bounds = [*pages, len(text) + 1]
+    for c in cited:  # the named page holds the quoted words
+        assert bounds[c["page"] - 1] <= c["start"] < bounds[c["page"]], (c["page"], pages)
+    assert all(
+        "page" not in c
+        for c in ask_json(news_home, "How large is the council budget for 2025?")["citations"]
+    )

@@ -183,6 +183,10 @@ def test_sources_and_viewer_show_article_metadata_or_say_it_is_missing():
     known = {"published": "2024-01-02", "date_source": "file mtime", "outlet": "Wire"}
     view = text_of(document_html(dated, text, known=known))
     assert "2024-01-02 (file date)" in view and "Wire" in view
+    paged = _cite(text, 0, 14, published="2024-01-02", page=3)  # a PDF citation names its page
+    assert "p. 3" in text_of(document_html(paged, text)) and "p. " not in text_of(
+        document_html(dated, text)
+    )
 
 
 def test_status_line_from_index_status():
