@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+QUESTION = "How many North Korean troops were deployed?"
+
 
 def check_stored_sentences(settings, embedder) -> None:
     """Every quotable sentence of every chunk is in the index, with the vector an answer scores it
@@ -32,3 +34,16 @@ def check_stored_sentences(settings, embedder) -> None:
         np.testing.assert_allclose(np.linalg.norm(got_vecs, axis=1), 1.0, atol=2e-3)
         total += len(sp)
     assert total == idx.sentence_table.spans.shape[0] > 2 * len(chunks)
+
+
+def cli_ask(s, question: str = QUESTION):
+    """`qa ask --json` in-process against settings `s`; never a crash."""
+    from click.testing import CliRunner
+
+    from qa.cli import cli
+
+    env = {"QA_CORPUS_DIR": str(s.corpus_dir), "QA_INDEX_DIR": str(s.index_dir)}
+    r = CliRunner().invoke(cli, ["ask", "--json", question], env=env)
+    if r.exception is not None and not isinstance(r.exception, SystemExit):
+        raise AssertionError(f"qa ask crashed: {r.exception!r}") from r.exception
+    return r

@@ -18,24 +18,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 from qa.chat import Engine
-from qa.cli import cli
 from qa.errors import IndexStaleError
 from qa.index import build_index, load_index, read_manifest
+from tests.checks import cli_ask
 from tests.conftest import CORPUS, ROOT, make_home, settings_for
 
 QUESTION = "How many North Korean troops were deployed?"
-
-
-def cli_ask(s, question: str = QUESTION):
-    """`qa ask --json` in-process against settings `s`; never a crash."""
-    env = {"QA_CORPUS_DIR": str(s.corpus_dir), "QA_INDEX_DIR": str(s.index_dir)}
-    r = CliRunner().invoke(cli, ["ask", "--json", question], env=env)
-    if r.exception is not None and not isinstance(r.exception, SystemExit):
-        raise AssertionError(f"qa ask crashed: {r.exception!r}") from r.exception
-    return r
 
 
 def corpus_hashes(corpus: Path) -> dict[str, str]:
