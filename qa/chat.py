@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from qa.answer import Answer, compose
 from qa.answer.asks import is_quantity_question
 from qa.answer.names import with_name_hits
+from qa.cache import AnswerCache, answer_key
 from qa.config import Settings
 from qa.corpus import published_between
-from qa.embed import Embedder, shared_embedder
+from qa.embed import Embedder, QuestionVectors, shared_embedder
 from qa.errors import QuestionError, UnknownDocumentError
 from qa.follow_up import is_citation_question, is_follow_up, resolve_follow_up, sources_answer  # noqa: F401
 from qa.index import Index, load_index
@@ -40,6 +41,8 @@ class Engine:
         self.embedder = embedder or shared_embedder(settings)
         self._index: Index | None = None
         self._lock = threading.Lock()
+        self.answers = AnswerCache(settings.answer_cache)  # qa/cache.py: why it is safe
+        self._question_vectors = QuestionVectors(self.embedder, settings.answer_cache)
 
     @property
     def index(self) -> Index:
@@ -47,14 +50,40 @@ class Engine:
             with self._lock:
                 if self._index is None:
                     self._index = load_index(self.settings)
+                    self.answers.bind(self._index)
         return self._index
 
     def reload(self) -> Index:
         with self._lock:
             self._index = load_index(self.settings)
+            self.answers.bind(self._index)  # answers of the old index are gone
         return self._index
 
     def ask(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        sources: Sequence[str] | None = None,
+        mode: str | None = None,
+        resolved: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> Answer:
+        """The answer to `question` (`resolved`: the follow-up rewritten), from the cache when the
+        same question with the same options was answered from the same index."""
+        q = clean_question(question)
+        index = self.index
+        mode = mode or self.settings.mode
+        key = answer_key(q, resolved or q, k or self.settings.k, mode, sources, since, until)
+        answer = self.answers.get(index, key)
+        if answer is None:
+            answer = self._ask(q, k=k, sources=sources, mode=mode, resolved=resolved,
+                               since=since, until=until)  # fmt: skip
+            self.answers.put(index, key, answer)
+        return answer
+
+    def _ask(
         self,
         question: str,
         *,
@@ -78,7 +107,7 @@ class Engine:
             sources = published_between(
                 {d: e.get("meta") or e for d, e in index.documents.items()}, since, until, sources
             )
-        qvec = self.embedder.encode([query])[0]
+        qvec = self._question_vectors(query)
         hits = Retriever(index, self.embedder, self.settings).search(
             query, k, mode=mode, sources=sources, qvec=qvec
         )

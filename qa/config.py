@@ -35,6 +35,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "fetch_factor": (1, 1000),
     "ann_threshold": (0, 10**12),
     "port": (0, 65535),
+    "answer_cache": (0, 10_000_000),
 }
 
 
@@ -74,6 +75,8 @@ class Settings:
     # Index type: exact search below this many chunks, approximate (IVF-PQ + exact re-rank) above.
     # A flat scan costs ~0.15 ms per 1k chunks here (15 ms at 100k); IVF stays ~3 ms at 1M.
     ann_threshold: int = 50_000
+    # Answers (and question vectors) kept per engine, least recently used dropped; 0: no cache
+    answer_cache: int = 1000
     # UI
     host: str = "127.0.0.1"
     port: int = 7860
@@ -162,6 +165,7 @@ class Settings:
                     "port",
                     "embed_threads",
                     "ray_workers",
+                    "answer_cache",
                 ):
                     values[name] = int(raw)
                 else:

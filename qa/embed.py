@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from qa.cache import LRU
 from qa.config import Settings
 from qa.errors import ModelError
 
@@ -256,6 +257,24 @@ def shared_embedder(settings: Settings) -> Embedder:
         if key not in _SHARED:
             _SHARED[key] = Embedder(settings)
         return _SHARED[key]
+
+
+class QuestionVectors:
+    """Question vectors by exact text, least recently used dropped (size 0: every call embeds).
+
+    Why: embedding is half of an answer's CPU, and a served engine is asked the same questions
+    again and again. Callers get their own copy of the vector."""
+
+    def __init__(self, embedder, size: int) -> None:
+        self.embedder = embedder
+        self._lru: LRU[np.ndarray] = LRU(size)
+
+    def __call__(self, text: str) -> np.ndarray:
+        vec = self._lru.get(text)
+        if vec is None:
+            vec = np.asarray(self.embedder.encode([text])[0], dtype=np.float32)
+            self._lru.put(text, vec)
+        return vec.copy()
 
 
 def embed_text(chunk) -> str:

@@ -78,6 +78,11 @@ def time_calls(fn: Callable[[str], object], n: int, warm: int = 3) -> list[float
 
 
 def time_asks(engine, n: int) -> list[float]:
+    """Seconds of uncached answers: with the answer cache on (qa/cache.py), an engine without it."""
+    if engine.settings.answer_cache:
+        from qa.chat import Engine
+
+        engine = Engine(engine.settings.with_(answer_cache=0), engine.embedder)
     return time_calls(engine.ask, n)
 
 

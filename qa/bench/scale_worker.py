@@ -81,6 +81,7 @@ def _settings(args: dict) -> Settings:
         embed_backend=args.get("embed_backend", "auto"),
         model_path=args.get("model_path"),
         cache_dir=Path(args["cache_dir"]) if args.get("cache_dir") else Settings().cache_dir,
+        answer_cache=0,  # time the answer path, not the answer cache (qa/cache.py)
     )
 
 
