@@ -11,7 +11,8 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -116,16 +117,33 @@ def _fingerprint(path: Path, memo_dir: Path | None = None) -> str:
 
 
 class OnnxEncoder:
-    """Tokenizer (the `tokenizers` library) + ONNX Runtime session giving pooled, normalized vectors."""
+    """Tokenizer (the `tokenizers` library) + ONNX Runtime session giving pooled, normalized vectors.
+
+    `workers` > 1: the session runs on one intra-op thread and the batches of a call go to that many
+    Python threads at once (`session.run` releases the GIL and is safe from several threads). Why:
+    the int8 model runs one text a batch (see `open`), and one short text cannot keep two intra-op
+    threads busy; whole texts side by side can. Every batch still runs alone on one thread, so a
+    vector does not depend on which thread or which call computed it.
+    """
 
     def __init__(
-        self, onnx_path: Path, model_path: Path, max_seq_length: int, lower: bool, threads: int = 0
+        self,
+        onnx_path: Path,
+        model_path: Path,
+        max_seq_length: int,
+        lower: bool,
+        threads: int = 0,
+        *,
+        workers: int = 1,
     ) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
         self.path = onnx_path
         self.max_batch = ONNX_BATCH
+        self.workers = max(1, workers)
+        self._pool = None
+        self._pool_lock = threading.Lock()
         self.lower = lower
         self.tokenizer = Tokenizer.from_file(str(model_path / "tokenizer.json"))
         self.tokenizer.no_padding()
@@ -140,7 +158,7 @@ class OnnxEncoder:
         self.pad_id = self.tokenizer.token_to_id(pad) if pad else 0
         self.pad_id = self.pad_id or 0
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads or os.cpu_count() or 1
+        opts.intra_op_num_threads = 1 if self.workers > 1 else (threads or os.cpu_count() or 1)
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = 3
@@ -169,7 +187,7 @@ class OnnxEncoder:
             from qa.embed_int8 import int8_path, quantize
 
             quantized = int8_path(target)
-            found = cls._cached(quantized, model_path, info, threads)
+            found = cls._cached(quantized, model_path, info, threads, one_by_one=True)
             if found is None:
                 cls.open(
                     model_path, cache_dir, load_model, threads
@@ -181,10 +199,6 @@ class OnnxEncoder:
                     _PROBES,
                 )
                 found = cls._one_by_one(quantized, model_path, info, threads)
-            # Dynamic quantization scales activations per batch: a text's vector would depend on its
-            # batch neighbours. One text a run makes it a function of the text alone (and costs
-            # nothing here: texts go sorted by length, so batches carry little padding anyway).
-            found.max_batch = 1
             return found
         found = cls._cached(target, model_path, info, threads)
         if found is not None:
@@ -194,17 +208,29 @@ class OnnxEncoder:
 
     @classmethod
     def _one_by_one(cls, path: Path, model_path: Path, info: dict, threads: int) -> OnnxEncoder:
-        enc = cls(path, model_path, info["max_seq_length"], info["lower"], threads)
+        """The encoder over `path` running one text a batch, `threads` (0: one per core) at a time.
+
+        Dynamic quantization (int8) scales activations per batch, over every token of it padding
+        included: in a batch a text's vector would depend on its neighbours. One text a run makes
+        it a function of the text alone. Such runs leave two intra-op threads half idle on a short
+        text, so the texts of a call run side by side instead, each on a one-thread session.
+        """
+        workers = threads or os.cpu_count() or 1
+        enc = cls(path, model_path, info["max_seq_length"], info["lower"], 1, workers=workers)
         enc.max_batch = 1
         return enc
 
     @classmethod
-    def _cached(cls, path: Path, model_path: Path, info: dict, threads: int) -> OnnxEncoder | None:
+    def _cached(
+        cls, path: Path, model_path: Path, info: dict, threads: int, *, one_by_one: bool = False
+    ) -> OnnxEncoder | None:
         """The encoder over a cached file; None when missing or damaged (a damaged one is removed:
         it is only derived data, made again by the caller)."""
         if not path.is_file():
             return None
         try:
+            if one_by_one:
+                return cls._one_by_one(path, model_path, info, threads)
             return cls(path, model_path, info["max_seq_length"], info["lower"], threads)
         except ModelError:
             with contextlib.suppress(OSError):
@@ -228,36 +254,56 @@ class OnnxEncoder:
         encs = self.tokenizer.encode_batch(texts)
         lengths = np.array([len(e.ids) for e in encs])
         order = np.argsort(-lengths, kind="stable")  # similar lengths share a batch: little padding
+        batches = [order[s : s + batch_size] for s in range(0, len(texts), batch_size)]
         out: np.ndarray | None = None
         pooled: list[np.ndarray] = []
-        outputs = ["embedding", "tokens"] if spans is not None else ["embedding"]
-        for s in range(0, len(texts), batch_size):
-            rows = order[s : s + batch_size]
-            width = int(lengths[rows].max())
-            ids = np.full((len(rows), width), self.pad_id, dtype=np.int64)
-            mask = np.zeros((len(rows), width), dtype=np.int64)
-            types = np.zeros((len(rows), width), dtype=np.int64)
-            for r, i in enumerate(rows):
-                e = encs[i]
-                n = len(e.ids)
-                ids[r, :n], mask[r, :n], types[r, :n] = e.ids, e.attention_mask, e.type_ids
-            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-            result = self.session.run(outputs, {k: feed[k] for k in self.inputs})
+        for rows, vecs, pools in self._map(lambda r: self._forward(encs, r, spans), batches):
             if out is None:
-                out = np.empty((len(texts), result[0].shape[1]), dtype=np.float32)
-                pooled = [np.zeros((0, result[0].shape[1]), dtype=np.float32)] * len(texts)
-            out[rows] = result[0]
-            if spans is not None:
-                for r, i in enumerate(rows):
-                    e, n = encs[i], int(lengths[i])
-                    pooled[i] = pool_spans(
-                        result[1][r, :n],
-                        np.asarray(e.offsets, dtype=np.int64).reshape(-1, 2),
-                        np.asarray(e.special_tokens_mask, dtype=bool),
-                        spans[i],
-                    )
+                out = np.empty((len(texts), vecs.shape[1]), dtype=np.float32)
+                pooled = [np.zeros((0, vecs.shape[1]), dtype=np.float32)] * len(texts)
+            out[rows] = vecs
+            for i, p in zip(rows, pools or [], strict=pools is not None):
+                pooled[i] = p
         assert out is not None
         return out, pooled
+
+    def _forward(self, encs, rows: np.ndarray, spans) -> tuple[np.ndarray, np.ndarray, list | None]:
+        """One session run over the texts `rows` (padded to the longest): their vectors and, with
+        `spans`, each text's pooled span vectors. Safe to call from several threads at once."""
+        width = max(len(encs[i].ids) for i in rows)
+        ids = np.full((len(rows), width), self.pad_id, dtype=np.int64)
+        mask = np.zeros((len(rows), width), dtype=np.int64)
+        types = np.zeros((len(rows), width), dtype=np.int64)
+        for r, i in enumerate(rows):
+            e = encs[i]
+            n = len(e.ids)
+            ids[r, :n], mask[r, :n], types[r, :n] = e.ids, e.attention_mask, e.type_ids
+        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        outputs = ["embedding", "tokens"] if spans is not None else ["embedding"]
+        result = self.session.run(outputs, {k: feed[k] for k in self.inputs})
+        if spans is None:
+            return rows, result[0], None
+        pools = [
+            pool_spans(
+                result[1][r, : len(encs[i].ids)],
+                np.asarray(encs[i].offsets, dtype=np.int64).reshape(-1, 2),
+                np.asarray(encs[i].special_tokens_mask, dtype=bool),
+                spans[i],
+            )
+            for r, i in enumerate(rows)
+        ]
+        return rows, result[0], pools
+
+    def _map(self, fn: Callable, batches: list):
+        """`map(fn, batches)` in order; on `workers` threads when there is more than one batch."""
+        if self.workers <= 1 or len(batches) <= 1:
+            return map(fn, batches)
+        with self._pool_lock:
+            if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="qa-onnx")
+        return self._pool.map(fn, batches)
 
 
 def _export(model_path: Path, target: Path, info: dict, load_model) -> None:

@@ -165,37 +165,29 @@ def _langchain_real(
     }
 
 
-def bench_backends(work: Path, base: Settings, n_texts: int, log: Log) -> dict:
-    """fp32 ONNX against int8 in the same process on the same varied corpus: `build_index` each
-    (its own index), then the encoder alone with the two interleaved in slices so a change in the
-    machine's load hits both alike. `int8_build_speedup` is fp32 build time over int8's."""
+def bench_backends(work: Path, base: Settings, n_texts: int, log: Log, rounds: int = 2) -> dict:
+    """fp32 ONNX against int8 in the same process on the same varied corpus: `build_index` with
+    each, `rounds` times in alternating order (each build into a fresh index), wall and process
+    CPU time; then the encoder alone with the two interleaved in slices, so a change in the
+    machine's load hits both alike. `int8_build_speedup` is fp32 build time over int8's (sums over
+    the rounds), `int8_build_cpu_ratio` the same for CPU time."""
     from qa.corpus import chunk_documents, load_corpus
     from qa.embed import Embedder, embed_text
     from qa.errors import ModelError
-    from qa.index import build_index
 
     corpus = work / "backends" / "corpus"
     n = varied_corpus(base.corpus_dir, corpus, n_texts, base.chunk_size, base.chunk_overlap)
     docs, _ = load_corpus(corpus)
     texts = [embed_text(c) for c in chunk_documents(docs, base.chunk_size, base.chunk_overlap)]
-    out: dict = {"texts": n}
+    out: dict = {"texts": n, "rounds": rounds, "load_average_at_start": _load()}
     embedders = {}
     for backend in ("onnx", "onnx-int8"):
-        s = base.with_(
-            corpus_dir=corpus,
-            index_dir=work / "backends" / f"index-{backend}",
-            embed_backend=backend,
-        )
         try:
-            embedders[backend] = Embedder(s)
+            embedders[backend] = Embedder(base.with_(corpus_dir=corpus, embed_backend=backend))
             embedders[backend].encode(texts[:16])  # makes the file on first use, and warms up
         except ModelError as exc:
             return {**out, "error": f"{backend}: {exc.message}"}
-        log(f"[backends] build_index with {backend} ({n} chunks)")
-        t = time.perf_counter()
-        build_index(s, embedders[backend])
-        dt = time.perf_counter() - t
-        out[backend] = {"build_s": round(dt, 2), "build_per_s": round(n / dt, 1)}
+    out.update(_builds(work / "backends", embedders, n, rounds, log))
     spent = dict.fromkeys(embedders, 0.0)
     for i in range(0, len(texts), 64):
         for backend, e in embedders.items():
@@ -204,9 +196,45 @@ def bench_backends(work: Path, base: Settings, n_texts: int, log: Log) -> dict:
             spent[backend] += time.perf_counter() - t
     for backend, dt in spent.items():
         out[backend]["encode_per_s"] = round(len(texts) / dt, 1)
-    out["int8_build_speedup"] = round(out["onnx"]["build_s"] / out["onnx-int8"]["build_s"], 2)
     out["int8_encode_speedup"] = round(spent["onnx"] / spent["onnx-int8"], 2)
     out.update(_one_thread_cpu(base, texts))
+    out["load_average_at_end"] = _load()
+    return out
+
+
+def _load() -> list[float]:
+    import os
+
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def _builds(home: Path, embedders: dict, n: int, rounds: int, log: Log) -> dict:
+    """`build_index` with each embedder `rounds` times, alternating which goes first."""
+    from qa.index import build_index
+
+    wall = {b: [] for b in embedders}
+    cpu = {b: [] for b in embedders}
+    for r in range(rounds):
+        for backend in list(embedders)[:: 1 if r % 2 == 0 else -1]:
+            e = embedders[backend]
+            log(f"[backends] round {r + 1}: build_index with {backend} ({n} chunks)")
+            s = e.settings.with_(index_dir=home / f"index-{backend}-{r}")
+            t, c = time.perf_counter(), time.process_time()
+            build_index(s, e)
+            wall[backend].append(time.perf_counter() - t)
+            cpu[backend].append(time.process_time() - c)
+    out: dict = {
+        b: {
+            "build_s": round(sum(wall[b]) / rounds, 2),
+            "build_per_s": round(n * rounds / sum(wall[b]), 1),
+            "build_s_each": [round(x, 2) for x in wall[b]],
+            "build_cpu_ms_per_chunk": round(sum(cpu[b]) / (n * rounds) * 1e3, 2),
+        }
+        for b in embedders
+    }
+    out["int8_workers"] = getattr(embedders["onnx-int8"]._onnx, "workers", 1)
+    out["int8_build_speedup"] = round(sum(wall["onnx"]) / sum(wall["onnx-int8"]), 2)
+    out["int8_build_cpu_ratio"] = round(sum(cpu["onnx"]) / sum(cpu["onnx-int8"]), 2)
     return out
 
 

@@ -138,17 +138,28 @@ def _backend_lines(b: dict) -> list[str]:
     if "error" in b:
         return [f"fp32 vs int8: not measured ({b['error']})"]
     f, q = b["onnx"], b["onnx-int8"]
-    return [
-        f"build throughput ({b['texts']} chunks), fp32 ONNX {f['build_per_s']}/s vs int8 {q['build_per_s']}/s "
-        f"(x{b['int8_build_speedup']}); encoder alone {f['encode_per_s']}/s vs {q['encode_per_s']}/s "
-        f"(x{b['int8_encode_speedup']})"
-    ] + (
+    return (
         [
-            f"one thread, CPU per chunk: fp32 {b['one_thread_cpu_ms_per_text']['onnx']} ms vs int8 "
-            f"{b['one_thread_cpu_ms_per_text']['onnx-int8']} ms (x{b['int8_one_thread_cpu_speedup']})"
+            f"build throughput ({b['texts']} chunks), fp32 ONNX {f['build_per_s']}/s vs int8 {q['build_per_s']}/s "
+            f"(x{b['int8_build_speedup']}); encoder alone {f['encode_per_s']}/s vs {q['encode_per_s']}/s "
+            f"(x{b['int8_encode_speedup']})"
         ]
-        if "one_thread_cpu_ms_per_text" in b
-        else []
+        + (
+            [
+                f"build CPU per chunk: fp32 {f['build_cpu_ms_per_chunk']} ms vs int8 "
+                f"{q['build_cpu_ms_per_chunk']} ms (x{b['int8_build_cpu_ratio']})"
+            ]
+            if "int8_build_cpu_ratio" in b
+            else []
+        )
+        + (
+            [
+                f"one thread, CPU per chunk: fp32 {b['one_thread_cpu_ms_per_text']['onnx']} ms vs int8 "
+                f"{b['one_thread_cpu_ms_per_text']['onnx-int8']} ms (x{b['int8_one_thread_cpu_speedup']})"
+            ]
+            if "one_thread_cpu_ms_per_text" in b
+            else []
+        )
     )
 
 

@@ -162,12 +162,15 @@ def test_the_report_prints_only_the_parts_that_ran():
     assert "not measured (onnx-int8: no quantizer)" in text
     speed = {
         "texts": 10,
-        "onnx": {"build_per_s": 40.0, "encode_per_s": 50.0},
-        "onnx-int8": {"build_per_s": 100.0, "encode_per_s": 125.0},
+        "onnx": {"build_per_s": 40.0, "encode_per_s": 50.0, "build_cpu_ms_per_chunk": 45.0},
+        "onnx-int8": {"build_per_s": 100.0, "encode_per_s": 125.0, "build_cpu_ms_per_chunk": 15.0},
         "int8_build_speedup": 2.5,
+        "int8_build_cpu_ratio": 3.0,
         "int8_encode_speedup": 2.5,
     }
-    assert "fp32 ONNX 40.0/s vs int8 100.0/s (x2.5)" in format_report(_report(backends=speed))
+    text = format_report(_report(backends=speed))
+    assert "fp32 ONNX 40.0/s vs int8 100.0/s (x2.5)" in text
+    assert "build CPU per chunk: fp32 45.0 ms vs int8 15.0 ms (x3.0)" in text
 
 
 def test_bench_refuses_an_unknown_part():
