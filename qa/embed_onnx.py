@@ -160,6 +160,7 @@ class OnnxEncoder:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1 if self.workers > 1 else (threads or os.cpu_count() or 1)
         opts.inter_op_num_threads = 1
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # ~40% less CPU
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = 3
         try:
