@@ -83,6 +83,20 @@ class Engine:
             self.answers.put(index, key, answer)
         return answer
 
+    def cached(self, question: str, *, k: int | None = None, sources: Sequence[str] | None = None,
+               mode: str | None = None, since: str | None = None, until: str | None = None,
+               ) -> Answer | None:  # fmt: skip
+        """`ask`'s answer when it is cached, else None; never computes nor loads anything, so a
+        server can answer repeated questions on its event loop without a worker thread."""
+        index = self._index
+        try:
+            q = clean_question(question)
+        except QuestionError:
+            return None  # `ask` says what is wrong
+        mode = mode or self.settings.mode
+        key = answer_key(q, q, k or self.settings.k, mode, sources, since, until)
+        return self.answers.get(index, key) if index is not None else None
+
     def _ask(
         self,
         question: str,

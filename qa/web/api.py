@@ -2,8 +2,9 @@
 
 /api/ask returns exactly `Answer.to_dict()`, the object `qa ask --json` prints. Errors are JSON
 `{"error": ..., "hint": ...}` with a 4xx status; authentication and body limits are the guard's.
-Handlers are plain `def`: FastAPI runs them in its thread pool, so answers are computed concurrently
-on the one shared engine.
+Answers are computed on FastAPI's thread pool, concurrently on the one shared engine; an answer the
+engine has cached (qa/cache.py) is sent from the event loop without a thread hop, and every answer
+is serialised by orjson.
 """
 
 from typing import Any
@@ -45,6 +46,15 @@ def _status_for(exc: QAError) -> int:
     return 400
 
 
+def json_response(body: dict) -> Any:
+    """`body` as JSON bytes from orjson: FastAPI's default (jsonable_encoder, then json.dumps) costs
+    more CPU than the cached answer it sends."""
+    import orjson
+    from fastapi.responses import Response
+
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
 def error_response(status: int, message: str, hint: str = "") -> Any:
     from fastapi.responses import JSONResponse
 
@@ -55,6 +65,7 @@ def error_response(status: int, message: str, hint: str = "") -> Any:
 def api_router(settings: Settings, engine: Any) -> Any:
     """The /api routes on the shared engine."""
     from fastapi import APIRouter
+    from starlette.concurrency import run_in_threadpool
 
     AskBody, ChatBody = _models()
     router = APIRouter(prefix="/api")
@@ -73,10 +84,24 @@ def api_router(settings: Settings, engine: Any) -> Any:
         except QAError as exc:
             return error_response(_status_for(exc), exc.message, exc.hint)
 
-    @router.post("/ask")
-    def ask(body: AskBody) -> Any:
+    def ask_in_thread(body: Any) -> Any:
         a = answer(engine.ask, body)
-        return a.to_dict() if hasattr(a, "to_dict") else a
+        return json_response(a.to_dict()) if hasattr(a, "to_dict") else a
+
+    @router.post("/ask")
+    async def ask(body: AskBody) -> Any:
+        """A cached answer straight from the event loop; anything else on the thread pool."""
+        hit = cached(body)
+        if hit is not None:
+            return json_response(hit.to_dict())
+        return await run_in_threadpool(ask_in_thread, body)
+
+    def cached(body: Any) -> Any:
+        if question_problem(body.question):
+            return None
+        dates = {k: v for k, v in (("since", body.since), ("until", body.until)) if v}
+        return engine.cached(body.question, k=body.k, sources=body.sources or None,
+                             mode=body.mode, **dates)  # fmt: skip
 
     @router.post("/chat")
     def chat(body: ChatBody) -> Any:
@@ -90,7 +115,7 @@ def api_router(settings: Settings, engine: Any) -> Any:
                 return a
             chat.asked += 1
             keep_last(chat.conv)  # the follow-up rules read only the last turns: memory bounded
-        return {"conversation_id": cid, "turn": chat.asked - 1, **a.to_dict()}
+        return json_response({"conversation_id": cid, "turn": chat.asked - 1, **a.to_dict()})
 
     @router.get("/status")
     def status() -> Any:

@@ -161,6 +161,7 @@ def serve(settings: Settings) -> None:
 
 
 def _run(app: Any, settings: Settings) -> None:
+    """uvicorn with httptools and uvloop when installed (its "auto"), else h11 and asyncio."""
     import uvicorn
 
     try:

@@ -152,3 +152,13 @@ def test_an_answer_of_a_replaced_index_is_not_stored():
     assert cache.get(new, ("q",)) is None and cache.get(old, ("q",)) is None
     cache.put(new, ("q",), Answer("q", "from new", []))
     assert cache.get(new, ("q",)).answer == "from new"
+
+
+def test_cached_only_looks_up(home):
+    engine, emb = engine_for(home)
+    assert engine.cached(QUESTION) is None  # no index loaded yet: nothing is loaded for it
+    assert engine.cached(QUESTION, k=3) is None and emb.texts == []
+    first = engine.ask(QUESTION, k=3)
+    assert engine.cached(QUESTION) is None  # another k
+    assert engine.cached(f" {QUESTION}\x00", k=3).to_dict() == first.to_dict()
+    assert engine.cached("   ") is None and engine.cached(7) is None  # ask says what is wrong
