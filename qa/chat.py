@@ -69,14 +69,16 @@ class Engine:
         resolved: str | None = None,
         since: str | None = None,
         until: str | None = None,
+        fresh: bool = False,
     ) -> Answer:
         """The answer to `question` (`resolved`: the follow-up rewritten), from the cache when the
-        same question with the same options was answered from the same index."""
+        same question with the same options was answered from the same index (`fresh`: computed
+        again all the same, e.g. to check the cached one)."""
         q = clean_question(question)
         index = self.index
         mode = mode or self.settings.mode
         key = answer_key(q, resolved or q, k or self.settings.k, mode, sources, since, until)
-        answer = self.answers.get(index, key)
+        answer = None if fresh else self.answers.get(index, key)
         if answer is None:
             answer = self._ask(q, k=k, sources=sources, mode=mode, resolved=resolved,
                                since=since, until=until)  # fmt: skip

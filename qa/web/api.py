@@ -7,6 +7,7 @@ engine has cached (qa/cache.py) is sent from the event loop without a thread hop
 is serialised by orjson.
 """
 
+from functools import partial
 from typing import Any
 
 from qa.config import MODES, Settings
@@ -64,7 +65,7 @@ def error_response(status: int, message: str, hint: str = "") -> Any:
 
 def api_router(settings: Settings, engine: Any) -> Any:
     """The /api routes on the shared engine."""
-    from fastapi import APIRouter
+    from fastapi import APIRouter, Request
     from starlette.concurrency import run_in_threadpool
 
     AskBody, ChatBody = _models()
@@ -84,17 +85,19 @@ def api_router(settings: Settings, engine: Any) -> Any:
         except QAError as exc:
             return error_response(_status_for(exc), exc.message, exc.hint)
 
-    def ask_in_thread(body: Any) -> Any:
-        a = answer(engine.ask, body)
+    def ask_in_thread(body: Any, fresh: bool) -> Any:
+        a = answer(partial(engine.ask, fresh=fresh), body)
         return json_response(a.to_dict()) if hasattr(a, "to_dict") else a
 
     @router.post("/ask")
-    async def ask(body: AskBody) -> Any:
-        """A cached answer straight from the event loop; anything else on the thread pool."""
-        hit = cached(body)
+    async def ask(body: AskBody, request: Request) -> Any:
+        """A cached answer straight from the event loop; anything else on the thread pool.
+        `Cache-Control: no-cache` asks for the answer computed again (qa.web.load checks with it)."""
+        fresh = "no-cache" in request.headers.get("cache-control", "").lower()
+        hit = None if fresh else cached(body)
         if hit is not None:
             return json_response(hit.to_dict())
-        return await run_in_threadpool(ask_in_thread, body)
+        return await run_in_threadpool(ask_in_thread, body, fresh)
 
     def cached(body: Any) -> Any:
         if question_problem(body.question):

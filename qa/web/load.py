@@ -2,13 +2,16 @@
 page's own Gradio endpoint, and one long chat (turn 3 against turn N). Prints one JSON object.
 
     python -m qa.web.load --url http://127.0.0.1:7860 api --clients 20 --seconds 60
+    python -m qa.web.load --url http://127.0.0.1:7860 api --clients 20 --seconds 60 --distinct
     python -m qa.web.load --url http://127.0.0.1:7860 ui --clients 20 --seconds 60
     python -m qa.web.load --url http://127.0.0.1:7860 chat --turns 300
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import random
 import statistics
 import threading
@@ -31,8 +34,11 @@ def pct(values: Sequence[float], q: float) -> float:
     return v[min(len(v) - 1, round(q * (len(v) - 1)))] if v else float("nan")
 
 
-def api_ask(url: str, question: str, session: Any, auth: Any = None) -> dict:
-    r = session.post(f"{url}/api/ask", json={"question": question}, timeout=120, auth=auth)
+def api_ask(url: str, question: str, session: Any, auth: Any = None, fresh: bool = False) -> dict:
+    """POST /api/ask; `fresh`: with Cache-Control: no-cache, the answer computed again."""
+    headers = {"cache-control": "no-cache"} if fresh else None
+    r = session.post(f"{url}/api/ask", json={"question": question}, timeout=120, auth=auth,
+                     headers=headers)  # fmt: skip
     r.raise_for_status()
     return r.json()
 
@@ -63,29 +69,42 @@ def ui_call(url: str, name: str, data: list, session: Any = None) -> Any:
 
 
 def run_load(url: str, ask: Callable, clients: int, seconds: float, questions: Sequence[str],
-             auth: Any = None) -> dict:  # fmt: skip
-    """`clients` threads asking for `seconds`; every answer compared with the single-client one."""
+             auth: Any = None, distinct: bool = False, check: int = 100) -> dict:  # fmt: skip
+    """`clients` threads asking for `seconds`; every answer compared with the single-client one.
+
+    `distinct`: every question asked is new (a base question with a numbered suffix), so no answer
+    comes from the server's cache; afterwards `check` of them, drawn at random, are asked again by
+    one client with Cache-Control: no-cache and compared with the answer given under load."""
     import requests
 
     with requests.Session() as s:
-        single = {q: ask(url, q, s, auth) for q in questions}
+        single = {} if distinct else {q: ask(url, q, s, auth) for q in questions}
     results: list[tuple[float, str]] = []  # (latency, error or "" or "different")
+    given: list[tuple[str, Any]] = []  # (question, answer) under load, for the distinct check
     lock = threading.Lock()
+    numbers = itertools.count()
+    load_start, cpu0 = os.getloadavg()[0], time.process_time()
     start = time.monotonic()
 
     def client(n: int) -> None:
         rng = random.Random(n)
         with requests.Session() as s:
             while time.monotonic() - start < seconds:
-                q = rng.choice(questions)
+                if distinct:
+                    i = next(numbers)
+                    q = f"{questions[i % len(questions)]} (variant {i})"
+                else:
+                    q = rng.choice(questions)
                 t0 = time.perf_counter()
                 try:
                     out = ask(url, q, s, auth)
-                    err = "" if out == single[q] else "different"
+                    err = "" if distinct or out == single[q] else "different"
                 except Exception as exc:  # counted and reported
-                    err = repr(exc)[:200]
+                    err, out = repr(exc)[:200], None
                 with lock:
                     results.append((time.perf_counter() - t0, err))
+                    if distinct and not err:
+                        given.append((q, out))
 
     threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
     for t in threads:
@@ -93,18 +112,35 @@ def run_load(url: str, ask: Callable, clients: int, seconds: float, questions: S
     for t in threads:
         t.join()
     elapsed = time.monotonic() - start
+    client_cores = (time.process_time() - cpu0) / elapsed
     ok = [lat for lat, err in results if not err]
+    checked, differing = _recheck(url, ask, given, check, auth) if distinct else (len(ok), 0)
     return {
         "clients": clients,
         "seconds": round(elapsed, 1),
+        "distinct": distinct,
         "requests": len(results),
         "errors": sum(1 for _, e in results if e and e != "different"),
-        "different": sum(1 for _, e in results if e == "different"),
+        "different": sum(1 for _, e in results if e == "different") + differing,
+        "checked": checked,
         "first_errors": sorted({e for _, e in results if e})[:3],
         "answers_per_s": round(len(ok) / elapsed, 1),
         "p50_ms": round(1000 * statistics.median(ok), 1) if ok else None,
         "p95_ms": round(1000 * pct(ok, 0.95), 1) if ok else None,
+        "load_generator_cores": round(client_cores, 2),  # CPU this process used, in cores
+        "load_avg": [round(load_start, 2), round(os.getloadavg()[0], 2)],  # at start, at end
     }
+
+
+def _recheck(url: str, ask: Callable, given: list, n: int, auth: Any) -> tuple[int, int]:
+    """(checked, differing): `n` answers given under load against the same question asked again
+    by one client with the server's cache bypassed."""
+    import requests
+
+    sample = random.Random(0).sample(given, min(n, len(given)))
+    with requests.Session() as s:
+        differing = sum(ask(url, q, s, auth, fresh=True) != out for q, out in sample)
+    return len(sample), differing
 
 
 def chat_turns(url: str, turns: int, auth: Any = None) -> dict:
@@ -141,10 +177,14 @@ def main(ctx: click.Context, url: str, auth: str | None) -> None:
 @main.command()
 @click.option("--clients", default=20, show_default=True)
 @click.option("--seconds", default=60.0, show_default=True)
+@click.option("--distinct", is_flag=True, help="every question new: none answered from the cache")
+@click.option("--check", default=100, show_default=True,
+              help="with --distinct: answers re-asked uncached by one client and compared")  # fmt: skip
 @click.pass_obj
-def api(obj: dict, clients: int, seconds: float) -> None:
+def api(obj: dict, clients: int, seconds: float, distinct: bool, check: int) -> None:
     """POST /api/ask from many clients."""
-    click.echo(json.dumps(run_load(obj["url"], api_ask, clients, seconds, QUESTIONS, obj["auth"])))
+    out = run_load(obj["url"], api_ask, clients, seconds, QUESTIONS, obj["auth"], distinct, check)
+    click.echo(json.dumps(out))
 
 
 @main.command()

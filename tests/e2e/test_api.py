@@ -121,6 +121,18 @@ def test_concurrent_calls_get_the_single_answer(app):
     assert bad == []
 
 
+@pytest.mark.slow
+def test_no_cache_gets_the_answer_computed_again_and_it_is_the_same(app):
+    """The cached answer (sent from the event loop) is the computed one, byte for byte as JSON."""
+    q = "Why do North Korean soldiers choose suicide over capture?"
+    first = post(app, "/api/ask", json={"question": q})
+    cached = post(app, "/api/ask", json={"question": q})
+    fresh = post(app, "/api/ask", json={"question": q}, headers={"cache-control": "no-cache"})
+    assert first.status_code == cached.status_code == fresh.status_code == 200
+    assert first.content == cached.content == fresh.content
+    assert fresh.json()["citations"]
+
+
 def _freeze(folder) -> str | None:
     """Make `folder` unwritable for this process: chmod for a normal user, chattr +i for root."""
     if os.geteuid() != 0:

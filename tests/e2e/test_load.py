@@ -31,6 +31,17 @@ def test_twenty_concurrent_clients_get_the_single_client_answers(app, where):
 
 
 @pytest.mark.slow
+def test_twenty_clients_asking_only_new_questions_get_what_one_client_gets(app):
+    """--distinct: nothing from the cache; sampled answers match one client's uncached answer."""
+    from qa.web.load import QUESTIONS, api_ask, run_load
+
+    out = run_load(app.url, api_ask, 20, 10.0, QUESTIONS, distinct=True, check=30)
+    print(f"\nload api --distinct: {out}")
+    assert out["requests"] >= 20 and out["checked"] == 30
+    assert out["errors"] == 0 and out["different"] == 0, out["first_errors"]
+
+
+@pytest.mark.slow
 def test_answer_cost_does_not_grow_with_the_chat(app):
     """L4: the page receives only the new message; turn 60's reply is as small as turn 3's."""
     from qa.web.load import chat_turns

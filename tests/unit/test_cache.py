@@ -162,3 +162,16 @@ def test_cached_only_looks_up(home):
     assert engine.cached(QUESTION) is None  # another k
     assert engine.cached(f" {QUESTION}\x00", k=3).to_dict() == first.to_dict()
     assert engine.cached("   ") is None and engine.cached(7) is None  # ask says what is wrong
+
+
+def test_fresh_computes_again_past_the_cache(home):
+    from qa.answer import Answer
+    from qa.cache import answer_key
+
+    engine, _ = engine_for(home)
+    real = engine.ask(QUESTION)
+    key = answer_key(QUESTION, QUESTION, engine.settings.k, engine.settings.mode, None, None, None)
+    engine.answers.put(engine.index, key, Answer(QUESTION, "planted", []))
+    assert engine.ask(QUESTION).answer == "planted"  # the key is the one ask uses
+    assert engine.ask(QUESTION, fresh=True).to_dict() == real.to_dict()
+    assert engine.ask(QUESTION).to_dict() == real.to_dict()  # and the fresh answer is kept
