@@ -8,6 +8,7 @@ meanwhile cannot replace it); conversations live server-side in `gr.State`.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -157,13 +158,21 @@ def _settings_panel(gr: Any, settings: Settings, c: dict, choices: list) -> None
             c["note"] = gr.HTML("", elem_id="qa-rebuild-note", min_height=48)
 
 
+def answer_concurrency() -> int:
+    """How many answers the page computes at once: the engine is thread-safe and an answer is short,
+    so every waiting client is served instead of queueing behind `os.cpu_count()` workers."""
+    return max(8, 4 * (os.cpu_count() or 1))
+
+
 def _wire(gr: Any, h: Handlers, c: dict) -> None:
     ask_in = [c["pending"], c["sess"], c["k"], c["filter"], c["mode"], c["since"], c["until"]]
     ask_out = [c["chat"], c["sess"], c["sources"]]
     echo_out = [c["box"], c["chat"], c["pending"], c["sess"]]
+    answer = {"show_progress": "hidden", "concurrency_limit": answer_concurrency(),
+              "concurrency_id": "answer"}  # fmt: skip
     for trigger in (c["box"].submit, c["ask"].click):
         trigger(h.add_question, [c["box"], c["sess"]], echo_out, queue=False).then(
-            h.answer, ask_in, ask_out, show_progress="hidden"
+            h.answer, ask_in, ask_out, **answer
         )
 
     def pick_example(sess: ChatSession | None, evt: gr.EventData) -> tuple:
@@ -179,7 +188,7 @@ def _wire(gr: Any, h: Handlers, c: dict) -> None:
     pick_example.__annotations__["evt"] = gr.EventData
     open_citation.__annotations__["evt"] = gr.EventData
     c["chat"].click(pick_example, [c["sess"]], echo_out, queue=False).then(
-        h.answer, ask_in, ask_out, show_progress="hidden"
+        h.answer, ask_in, ask_out, **answer
     )
     c["viewer"].click(
         open_citation, [c["sess"]], [c["viewer"], c["sources"]], show_progress="hidden"
@@ -192,6 +201,10 @@ def _wire(gr: Any, h: Handlers, c: dict) -> None:
 
 def build_app(settings: Settings, engine: Any = None) -> Any:
     """The Gradio Blocks page. `engine` is shared by every session; each session has its own Conversation."""
+    # Gradio's queue recomputes a pandas summary of up to 10,000 past events after every event, for a
+    # monitoring page this app does not serve: read when the queue is made (see server.make_app).
+    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", str(2**31))
+    os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1")
     import gradio as gr
 
     from qa.chat import Engine

@@ -39,7 +39,8 @@ def _finalize(value: object) -> object:
 
 @lru_cache(maxsize=1)
 def env():
-    """The template environment (built once; templates are compiled on first use)."""
+    """The template environment (built once; templates are compiled on first use and kept: they are
+    package files, so no per-render check of their modification time)."""
     from jinja2 import Environment, PackageLoader, StrictUndefined
 
     return Environment(
@@ -49,6 +50,7 @@ def env():
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,
     )
 
 

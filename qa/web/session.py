@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import secrets
+import stat
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from qa.config import Settings
@@ -44,14 +47,64 @@ def question_problem(question: object) -> str:
     return ""
 
 
+class Documents:
+    """Documents as `read_document` gives them, kept while their file is unchanged: an answer shows
+    the current text of every document it cites, and re-reading (and re-parsing) them for each answer
+    cost more than the answer. A file whose lstat (inode, size, mtime, ctime) changed is read again,
+    through `read_document` and its checks; at most `max_chars` characters of text are kept."""
+
+    def __init__(self, max_chars: int = 32_000_000) -> None:
+        self.max_chars = max_chars
+        self._items: OrderedDict[tuple[str, str], tuple[tuple, Any]] = OrderedDict()
+        self._chars = 0
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def stamp(corpus_dir: Path, doc_id: str) -> tuple | None:
+        """The file's identity and version, or None when it cannot be told (never cached then)."""
+        for name in (doc_id, doc_id.rsplit("#", 1)[0]):
+            try:
+                st = os.lstat(corpus_dir / name)
+            except (OSError, ValueError):
+                continue
+            if stat.S_ISREG(st.st_mode):
+                return name, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+        return None
+
+    def read(self, corpus_dir: Path, doc_id: str) -> Any:
+        """The document (a `qa.corpus.Document`); raises what `read_document` raises."""
+        from qa.corpus import read_document
+
+        key = (str(corpus_dir), doc_id)
+        before = self.stamp(corpus_dir, doc_id) if isinstance(doc_id, str) and doc_id else None
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None and before is not None and hit[0] == before:
+                self._items.move_to_end(key)
+                return hit[1]
+        doc = read_document(corpus_dir, doc_id)
+        if before is None or before != self.stamp(corpus_dir, doc_id):
+            return doc  # unknown or changed while being read: not kept
+        with self._lock:
+            old = self._items.pop(key, None)
+            self._chars -= len(old[1].text) if old else 0
+            if len(doc.text) <= self.max_chars:
+                self._items[key] = (before, doc)
+                self._chars += len(doc.text)
+            while self._chars > self.max_chars:
+                self._chars -= len(self._items.popitem(last=False)[1][1].text)
+        return doc
+
+
+DOCUMENTS = Documents()
+
+
 def read_texts(settings: Settings, sources: Sequence[str]) -> dict[str, str | None]:
     """Current text of each document (None when it cannot be read), through `read_document` only."""
-    from qa.corpus import read_document
-
     out: dict[str, str | None] = {}
     for s in dict.fromkeys(sources):
         try:
-            out[s] = read_document(settings.corpus_dir, s).text
+            out[s] = DOCUMENTS.read(settings.corpus_dir, s).text
         except QAError as exc:
             log.warning("cannot read %s: %s", s, exc)
             out[s] = None
@@ -155,8 +208,6 @@ class ChatSession:
 
     def open(self, turn: int, kind: str, n: int) -> tuple[str, str | None]:
         """(document viewer, sources panel) for citation n of answer `turn`."""
-        from qa.corpus import read_document
-
         click = parse_click({"turn": turn, "kind": kind, "cite": n})
         c = self.find(click) if click else None
         if c is None:
@@ -168,7 +219,7 @@ class ChatSession:
         panel = render.sources_html(a, click.turn, texts, (click.kind, click.n), metas)
         known = metas.get(c.source)
         try:
-            doc = read_document(self.settings.corpus_dir, c.source)
+            doc = DOCUMENTS.read(self.settings.corpus_dir, c.source)
         except QAError as exc:
             return render.document_html(c, None, problem=str(exc), known=known), panel
         return render.document_html(c, doc.text, doc.title, known=known), panel
