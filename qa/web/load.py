@@ -13,6 +13,7 @@ import itertools
 import json
 import os
 import random
+import secrets
 import statistics
 import threading
 import time
@@ -72,7 +73,7 @@ def run_load(url: str, ask: Callable, clients: int, seconds: float, questions: S
              auth: Any = None, distinct: bool = False, check: int = 100) -> dict:  # fmt: skip
     """`clients` threads asking for `seconds`; every answer compared with the single-client one.
 
-    `distinct`: every question asked is new (a base question with a numbered suffix), so no answer
+    `distinct`: every question asked is new (a base question with a run-unique suffix), so no answer
     comes from the server's cache; afterwards `check` of them, drawn at random, are asked again by
     one client with Cache-Control: no-cache and compared with the answer given under load."""
     import requests
@@ -83,6 +84,7 @@ def run_load(url: str, ask: Callable, clients: int, seconds: float, questions: S
     given: list[tuple[str, Any]] = []  # (question, answer) under load, for the distinct check
     lock = threading.Lock()
     numbers = itertools.count()
+    run = secrets.token_hex(3)  # new questions in every run, also against the same server
     load_start, cpu0 = os.getloadavg()[0], time.process_time()
     start = time.monotonic()
 
@@ -92,7 +94,7 @@ def run_load(url: str, ask: Callable, clients: int, seconds: float, questions: S
             while time.monotonic() - start < seconds:
                 if distinct:
                     i = next(numbers)
-                    q = f"{questions[i % len(questions)]} (variant {i})"
+                    q = f"{questions[i % len(questions)]} (variant {run}-{i})"
                 else:
                     q = rng.choice(questions)
                 t0 = time.perf_counter()
