@@ -63,6 +63,12 @@ def error_response(status: int, message: str, hint: str = "") -> Any:
     return JSONResponse(body, status_code=status)
 
 
+def _options(body: Any) -> dict[str, Any]:
+    """The engine's keyword arguments from a request body (dates only when given)."""
+    dates = {k: v for k, v in (("since", body.since), ("until", body.until)) if v}
+    return {"k": body.k, "sources": body.sources or None, "mode": body.mode, **dates}
+
+
 def api_router(settings: Settings, engine: Any) -> Any:
     """The /api routes on the shared engine."""
     from fastapi import APIRouter, Request
@@ -78,10 +84,7 @@ def api_router(settings: Settings, engine: Any) -> Any:
             code = 413 if len(body.question) > MAX_QUESTION_CHARS else 422
             return error_response(code, problem, f"send at most {MAX_QUESTION_CHARS:,} characters")
         try:
-            dates = {k: v for k, v in (("since", body.since), ("until", body.until)) if v}
-            return fn(
-                body.question, k=body.k, sources=body.sources or None, mode=body.mode, **dates
-            )
+            return fn(body.question, **_options(body))
         except QAError as exc:
             return error_response(_status_for(exc), exc.message, exc.hint)
 
@@ -94,17 +97,12 @@ def api_router(settings: Settings, engine: Any) -> Any:
         """A cached answer straight from the event loop; anything else on the thread pool.
         `Cache-Control: no-cache` asks for the answer computed again (qa.web.load checks with it)."""
         fresh = "no-cache" in request.headers.get("cache-control", "").lower()
-        hit = None if fresh else cached(body)
+        hit = None
+        if not fresh and not question_problem(body.question):
+            hit = engine.cached(body.question, **_options(body))
         if hit is not None:
             return json_response(hit.to_dict())
         return await run_in_threadpool(ask_in_thread, body, fresh)
-
-    def cached(body: Any) -> Any:
-        if question_problem(body.question):
-            return None
-        dates = {k: v for k, v in (("since", body.since), ("until", body.until)) if v}
-        return engine.cached(body.question, k=body.k, sources=body.sources or None,
-                             mode=body.mode, **dates)  # fmt: skip
 
     @router.post("/chat")
     def chat(body: ChatBody) -> Any:
