@@ -92,3 +92,15 @@ def test_an_engine_answer_quotes_a_syndicated_story_once(tmp_path, fake_embedder
         o for n, (o, _) in pages.items() if n in {"a.md", "b.md", "c.md"} and n != stories[0].source
     )
     assert a.sources_count == len({c.source for c in a.citations}) - len(stories) + 1
+
+
+def test_copies_follow_the_mapping_asked_about():
+    """The story groups are remembered per manifest mapping: another index's mapping (reloaded,
+    rebuilt) gets its own groups, and going back gives the first ones again."""
+    from qa.answer.stories import copies
+
+    other = {k: v for k, v in DOCS.items() if k != "herald.md"}
+    assert copies(DOCS, "wire.md") == ["wire.md", "daily.md", "herald.md"]
+    assert copies(other, "wire.md") == ["wire.md", "daily.md"]
+    assert copies(DOCS, "wire.md") == ["wire.md", "daily.md", "herald.md"]
+    assert copies(DOCS, "other.md") == ["other.md", "nometa.md"] and copies({}, "x.md") == ["x.md"]
