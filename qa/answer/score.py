@@ -55,7 +55,14 @@ SENTENCE_FEATURES = (
     "first_in_passage",
     "log_len",
     "novel",
+    "window",
+    "window_rel",
+    "type_who",
+    "type_when",
+    "type_how_many",
+    "type_why",
 )
+_KIND_TYPES = ("who", "when", "how many", "why")  # type_match split by kind: one weight each
 
 
 @functools.lru_cache(maxsize=1)
@@ -161,6 +168,22 @@ class QuestionTerms:
         )
 
 
+def _window_share(terms: QuestionTerms, sentences: Sequence, have: list[set[str]]) -> np.ndarray:
+    """Share of the question's IDF weight held by each sentence with its neighbours in the passage.
+
+    SQuAD-style questions often take words from the sentence before the answer ("These are used in
+    ... studies." follows the sentence naming what), so the neighbours' words count for a sentence."""
+    total = float(terms.weights.sum()) or 1.0
+    out = np.zeros(len(sentences))
+    for i, s in enumerate(sentences):
+        words = set(have[i])
+        for j in (i - 1, i + 1):
+            if 0 <= j < len(sentences) and sentences[j].rank == s.rank:
+                words |= have[j]
+        out[i] = sum(w for st, w in zip(terms.stems, terms.weights, strict=True) if st in words)
+    return out / total
+
+
 def sentence_features(
     terms: QuestionTerms, sentences: Sequence, hits: Sequence, cos: np.ndarray
 ) -> np.ndarray:
@@ -170,9 +193,11 @@ def sentence_features(
     total = float(terms.weights.sum()) or 1.0
     qset = set(terms.stems)
     first_seen: set[str] = set()
+    have_all = []
     for i, s in enumerate(sentences):
         seq = content_stems(s.text)
         have = set(seq)
+        have_all.append(have)
         hit = hits[s.rank]
         got = [w for st, w in zip(terms.stems, terms.weights, strict=True) if st in have]
         out[i, 2] = sum(got) / total
@@ -193,6 +218,10 @@ def sentence_features(
     if n:
         out[:, 1] = cos - cos.max()
         out[:, 3] = out[:, 2] - out[:, 2].max()
+        out[:, 13] = _window_share(terms, sentences, have_all)
+        out[:, 14] = out[:, 13] - out[:, 13].max()
+        if terms.kind in _KIND_TYPES:
+            out[:, 15 + _KIND_TYPES.index(terms.kind)] = out[:, 6]
     return out
 
 
@@ -234,11 +263,17 @@ class Linear:
 
 @functools.lru_cache(maxsize=1)
 def load_weights() -> dict[str, Linear]:
-    """The shipped models: {"sentence": Linear, "abstain": Linear} from qa/answer/weights.json."""
+    """The shipped models from qa/answer/weights.json: "sentence" ranks the quotes, "abstain" decides
+    on the best sentence of "abstain_sentence" (the scorer it was trained with; "sentence" if absent)."""
     raw = json.loads(
         resources.files("qa.answer").joinpath("weights.json").read_text(encoding="utf-8")
     )
-    return {name: Linear.from_dict(raw[name]) for name in ("sentence", "abstain") if name in raw}
+    out = {name: Linear.from_dict(raw[name]) for name in _MODELS if name in raw}
+    out.setdefault("abstain_sentence", out["sentence"])
+    return out
+
+
+_MODELS = ("sentence", "abstain_sentence", "abstain")
 
 
 def score_rows(features: np.ndarray, model: Linear | None = None) -> np.ndarray:
