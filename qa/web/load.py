@@ -114,23 +114,25 @@ def run_load(url: str, ask: Callable, clients: int, seconds: float, questions: S
     for t in threads:
         t.join()
     elapsed = time.monotonic() - start
-    client_cores = (time.process_time() - cpu0) / elapsed
     ok = [lat for lat, err in results if not err]
     checked, differing = _recheck(url, ask, given, check, auth) if distinct else (len(ok), 0)
+    summary = _summary(results, elapsed, differing)
+    return {"clients": clients, "seconds": round(elapsed, 1), "distinct": distinct,
+            "requests": len(results), **summary, "checked": checked,
+            "load_generator_cores": round((time.process_time() - cpu0) / elapsed, 2),  # this process
+            "load_avg": [round(load_start, 2), round(os.getloadavg()[0], 2)]}  # fmt: skip
+
+
+def _summary(results: list[tuple[float, str]], elapsed: float, differing: int) -> dict:
+    """Errors, mismatches, rate and latency percentiles of (latency, error) results."""
+    ok = [lat for lat, err in results if not err]
     return {
-        "clients": clients,
-        "seconds": round(elapsed, 1),
-        "distinct": distinct,
-        "requests": len(results),
         "errors": sum(1 for _, e in results if e and e != "different"),
         "different": sum(1 for _, e in results if e == "different") + differing,
-        "checked": checked,
         "first_errors": sorted({e for _, e in results if e})[:3],
         "answers_per_s": round(len(ok) / elapsed, 1),
         "p50_ms": round(1000 * statistics.median(ok), 1) if ok else None,
         "p95_ms": round(1000 * pct(ok, 0.95), 1) if ok else None,
-        "load_generator_cores": round(client_cores, 2),  # CPU this process used, in cores
-        "load_avg": [round(load_start, 2), round(os.getloadavg()[0], 2)],  # at start, at end
     }
 
 
