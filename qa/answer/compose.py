@@ -12,7 +12,7 @@ passages. Quantity questions get a figures summary first (see `qa.answer.figures
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +24,7 @@ from qa.answer.names import question_names
 from qa.answer.records import Answer, Citation, Sentence
 from qa.answer.score import Idf, QuestionTerms, load_weights, score_rows, sentence_features
 from qa.answer.sides import opposing_sides
-from qa.answer.stories import merge_copies
+from qa.answer.stories import merge_copies, story_of
 from qa.config import Settings
 from qa.retrieve import Hit
 from qa.sentences import MIN_WORDS, quotable_spans, split_sentences  # noqa: F401 (re-exported)
@@ -191,6 +191,25 @@ def _select(r: Ranked, chosen: list[int], limit: int) -> list[int]:
     return chosen
 
 
+def _one_copy_per_story(
+    r: Ranked, chosen: list[int], cited: list[int], documents: Mapping | None
+) -> list[int]:
+    """The chosen sentences without further quotes from a second copy of a story already cited.
+
+    Why: a syndicated story is one source; its first quoted copy speaks for it, and a further
+    sentence read from another outlet's copy would cite the story twice (the first quote stays)."""
+    if not documents:
+        return chosen
+    kept = chosen[:1]
+    for i in chosen[1:]:
+        doc = r.sentences[i].chunk.doc_id
+        story = story_of(documents, doc)
+        others = {r.sentences[j].chunk.doc_id for j in kept + cited} - {doc}
+        if not any(story_of(documents, d) == story for d in others):
+            kept.append(i)
+    return kept
+
+
 def compose(
     question: str,
     hits: Sequence[Hit],
@@ -275,6 +294,7 @@ def _with_figures(
     cid: dict[int, int] = {}
     for i in block.sentences if block else []:
         cid.setdefault(i, len(cid) + 1)
+    chosen = _one_copy_per_story(r, chosen, list(cid), getattr(index, "documents", None))
     for i in chosen + (sides.sentences if sides else []):
         cid.setdefault(i, len(cid) + 1)
     body = chosen + [i for i in cid if i not in chosen]
