@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from qa.answer import Answer, compose
@@ -31,6 +32,20 @@ def clean_question(question: str) -> str:
     if not q:
         raise QuestionError("the question is empty")
     return q[:MAX_QUESTION_CHARS]
+
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _side_pool() -> ThreadPoolExecutor:
+    """Threads embedding questions beside their BM25 search (ONNX Runtime releases the GIL). Sized
+    for a serving process's concurrent answers, so one answer never waits for another's slot."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=64, thread_name_prefix="qa-embed")
+        return _POOL
 
 
 class Engine:
@@ -123,10 +138,11 @@ class Engine:
             sources = published_between(
                 {d: e.get("meta") or e for d, e in index.documents.items()}, since, until, sources
             )
-        qvec = self._question_vectors(query)
+        pending = _side_pool().submit(self._question_vectors, query)  # embedded while BM25 searches
         hits = Retriever(index, self.embedder, self.settings).search(
-            query, k, mode=mode, sources=sources, qvec=qvec
+            query, k, mode=mode, sources=sources, qvec=pending.result
         )
+        qvec = pending.result()
         kw = {"resolved": query, "embedder": self.embedder, "qvec": qvec, "index": index}
         answer = compose(q, hits, self.settings, **kw)
         if answer.abstained:  # a name the corpus holds but no hit holds whole: search for it

@@ -9,7 +9,7 @@ places when fusion left it below. Fusion is a pure function on rankings so it ca
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,18 +79,23 @@ class Retriever:
         *,
         mode: str | None = None,
         sources: Sequence[str] | None = None,
-        qvec: np.ndarray | None = None,
+        qvec: np.ndarray | Callable[[], np.ndarray] | None = None,
     ) -> list[Hit]:
-        """Top-k chunks for `query`, best first. `sources` restricts to those document ids."""
+        """Top-k chunks for `query`, best first. `sources` restricts to those document ids.
+
+        `qvec` may be a function giving the question's vector (e.g. a future's `result`): BM25 runs
+        first, so a question embedded on another thread is embedded while BM25 searches."""
         s = self.settings
         k = k or s.k
         mode = mode or s.mode
         n = max(k * s.fetch_factor, k)
         mask = self.index.mask_for(sources)
+        sparse = self.index.bm25_search(query, n, mask) if mode in ("bm25", "hybrid") else []
         if qvec is None:
             qvec = self.embedder.encode([query])[0]
+        elif callable(qvec):
+            qvec = qvec()
         dense = self.index.dense_search(qvec, n, mask) if mode in ("dense", "hybrid") else []
-        sparse = self.index.bm25_search(query, n, mask) if mode in ("bm25", "hybrid") else []
         dense_rank = {cid: r for r, (cid, _) in enumerate(dense, start=1)}
         bm25_rank = {cid: r for r, (cid, _) in enumerate(sparse, start=1)}
         if mode == "dense":

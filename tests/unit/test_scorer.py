@@ -339,3 +339,28 @@ def test_fusion_keeps_each_sides_top_hit():
 def test_fusion_leaves_agreeing_rankings_alone():
     fused = rrf([[1, 2, 3], [1, 3, 2]], k=10)
     assert keep_tops(fused, [[1, 2, 3], [1, 3, 2]]) == fused
+
+
+def test_search_takes_the_question_vector_late_and_bm25_goes_first(fake_embedder):
+    """A vector given as a function (a future's `result`) is asked for only after BM25 has searched,
+    and the hits equal those of the vector given outright."""
+    index, retriever, _ = _engine_parts(fake_embedder)
+    q = "Who designed the bridge?"
+    vec = fake_embedder.encode([q])[0]
+    calls: list[str] = []
+    real_bm25 = index.bm25_search
+
+    def bm25(*args, **kwargs):
+        calls.append("bm25")
+        return real_bm25(*args, **kwargs)
+
+    def late() -> np.ndarray:
+        calls.append("vector")
+        return vec
+
+    index.bm25_search = bm25
+    hits = retriever.search(q, 3, qvec=late)
+    assert calls == ["bm25", "vector"]
+    assert [(h.chunk.chunk_id, h.score) for h in hits] == [
+        (h.chunk.chunk_id, h.score) for h in retriever.search(q, 3, qvec=vec)
+    ]
