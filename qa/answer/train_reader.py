@@ -135,11 +135,17 @@ def _model(path: str):
     return CrossEncoder(path, num_labels=1, max_length=128, local_files_only=True)
 
 
-def _optimizer(model, total: int, lr: float):
+def _optimizer(model, total: int, lr: float, head_lr: float):
+    """AdamW with a linear warm-up and decay; the new head (random) and the pooler (never trained
+    for this bi-encoder, which mean-pools) learn at `head_lr`."""
     import torch
     from transformers import get_linear_schedule_with_warmup
 
-    opt = torch.optim.AdamW(model.model.parameters(), lr=lr, weight_decay=0.01)
+    named = list(model.model.named_parameters())
+    head = [p for n, p in named if n.startswith(("classifier", "bert.pooler"))]
+    body = [p for n, p in named if not n.startswith(("classifier", "bert.pooler"))]
+    groups = [{"params": body, "lr": lr}, {"params": head, "lr": head_lr}]
+    opt = torch.optim.AdamW(groups, weight_decay=0.01)
     sched = get_linear_schedule_with_warmup(opt, max(1, total // 10), total)
     return opt, sched
 
@@ -155,7 +161,7 @@ def train(a, work: Path, pairs: list, deadline: float) -> bool:
     total = a.epochs * steps_per_epoch if a.steps is None else a.steps
     torch.manual_seed(a.seed)
     model = _model(str(ckpt) if state_file.exists() else str(default_model_path()))
-    opt, sched = _optimizer(model, total, a.lr)
+    opt, sched = _optimizer(model, total, a.lr, a.head_lr)
     step = 0
     if state_file.exists():
         state = torch.load(state_file, weights_only=False)
@@ -164,7 +170,10 @@ def train(a, work: Path, pairs: list, deadline: float) -> bool:
         torch.set_rng_state(state["rng"])
         step = state["step"]
     model.model.train()
-    loss_fn, tok, t0, losses = torch.nn.BCEWithLogitsLoss(), model.tokenizer, time.time(), []
+    positive = sum(p[2] for p in pairs) or 1.0  # positives weigh as much as negatives in all
+    weight = torch.tensor((len(pairs) - positive) / positive)
+    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=weight)
+    tok, t0, losses = model.tokenizer, time.time(), []
     while step < total and time.time() < deadline:
         epoch, b = divmod(step, steps_per_epoch)
         order = np.random.default_rng(a.seed + epoch).permutation(len(pairs))
@@ -223,8 +232,9 @@ def threshold_for(items: list[dict], logits: list, max_false: float) -> float:
 def _rate_at(score_ans: np.ndarray, score_un: np.ndarray, max_false: float) -> float:
     """Abstention on unanswerable questions when at most max_false of answerable ones abstain
     (abstain on a high score; the threshold set on these questions themselves, to compare)."""
-    t = np.quantile(score_ans, 1 - max_false)
-    return float(np.mean(score_un > t)) if score_un.size else 0.0
+    if not score_ans.size or not score_un.size:
+        return float("nan")
+    return float(np.mean(score_un > np.quantile(score_ans, 1 - max_false)))
 
 
 def metrics(items: list[dict], logits: list, threshold: float) -> dict:
@@ -250,7 +260,14 @@ def metrics(items: list[dict], logits: list, threshold: float) -> dict:
     for fa in (0.07, 0.10):
         out[f"shipped_abstention_at_{fa:.2f}"] = _rate_at(sa, su, fa)
         out[f"reader_abstention_at_{fa:.2f}"] = _rate_at(ra, ru, fa)
-    return {k: round(v, 4) if isinstance(v, float) else v for k, v in out.items()}
+    # no question of a kind: None, not NaN (which is not JSON)
+    return {k: _rounded(v) for k, v in out.items()}
+
+
+def _rounded(v):
+    if isinstance(v, float):
+        return round(v, 4) if np.isfinite(v) else None
+    return v
 
 
 def combined(data: dict, scores: dict) -> dict:
@@ -295,6 +312,7 @@ def finish(a, work: Path, data: dict, scores: dict, pairs: int, seconds: float) 
         "steps": a.steps,
         "batch": a.batch,
         "seed": a.seed,
+        "lr": [a.lr, a.head_lr],
         "train_seconds": round(seconds, 1),
         "metrics": {"threshold_questions": metrics(data["calib"], scores["calib"], thr)},
     }
@@ -330,6 +348,7 @@ def _args(argv):
     p.add_argument("--steps", type=int, default=None, help="training steps (default: epochs)")
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=4e-5)
+    p.add_argument("--head-lr", type=float, default=1e-3)
     p.add_argument("--top-n", type=int, default=TOP_N)
     p.add_argument("--max-false", type=float, default=MAX_FALSE)
     p.add_argument("--seed", type=int, default=0)
