@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from qa.answer.periods import normalize_period, periods
-from qa.answer.stems import WORD, content_stems, plural, stem
+from qa.answer.stems import WORD, content_stems, is_participle, plural, stem
 from qa.answer.words import phrases, word_set, word_union
 
 
@@ -38,8 +38,22 @@ def is_explanation(question: str) -> bool:
 
 
 def is_quantity_question(question: str) -> bool:
-    q = " " + " ".join(WORD.findall(question.lower())) + " "
-    return not is_explanation(question) and any(f" {p} " in q for p in phrases("quantity_phrases"))
+    """A question asking for a figure: "how many ...", "what percentage ...", or "what is the
+    (latest) number of ..."; not "What country took the largest number of refugees?" (a name)."""
+    if is_explanation(question):
+        return False
+    words = WORD.findall(question.lower())
+    q = " " + " ".join(words) + " "
+    for p in phrases("quantity_phrases"):
+        at = q.find(f" {p} ")
+        if at < 0:
+            continue
+        if p.split()[0] in ("how", "what"):
+            return True
+        lead = q[:at].split()  # "number of": only as the wh-phrase's own noun
+        if lead and lead[0] in ("what", "which") and len(lead) <= 4:
+            return True
+    return False
 
 
 def asked(question: str) -> Asked | None:
@@ -74,6 +88,8 @@ def asked(question: str) -> Asked | None:
         unit = "count"
     else:
         unit = "any"  # "by how much did water use rise?", "how big is the budget?"
+    if unit == "money" and re.search(r"\bby how much\b", low):
+        unit = "any"  # "by how much will council tax rise?": a percent as much as a sum
     if run and unit == "money" and run[-1].lower() in word_set("money_words"):
         run = []
     noun = " ".join(run)
@@ -84,11 +100,7 @@ def asked(question: str) -> Asked | None:
     if (
         noun and unit == "count"
     ):  # "soldiers have been killed or wounded" -> "soldiers killed or wounded"
-        events = [
-            t
-            for t in toks[len(run) :]
-            if t[:1].islower() and t.lower().endswith(("ed", "en")) and t.lower() not in fn
-        ]
+        events = [t for t in toks[len(run) :] if is_participle(t) and t.lower() not in fn]
         what = " or ".join([f"{noun} {events[0]}", *events[1:]]) if events else noun
     spans = periods(q)
     latest = any(re.search(rf"\b{re.escape(p)}\b", low) for p in word_set("latest_words"))

@@ -299,6 +299,8 @@ def _with_figures(
     for i in block.sentences if block else []:
         cid.setdefault(i, len(cid) + 1)
     chosen = _one_copy_per_story(r, chosen, list(cid), getattr(index, "documents", None))
+    if block:
+        block.hedge(chosen)
     for i in chosen + (sides.sentences if sides else []):
         cid.setdefault(i, len(cid) + 1)
     body = chosen + [i for i in cid if i not in chosen]

@@ -18,7 +18,7 @@ The rules, each testable on tiny texts:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -28,8 +28,11 @@ from qa.answer.figure_match import (
     WEAK_SYNONYM,
     event_closeness,
     event_stems,
+    fullest,
     matches,
     on_topic,
+    subject_ok,
+    unit_ok,
 )
 from qa.answer.figure_scopes import (
     Found,
@@ -42,7 +45,7 @@ from qa.answer.figure_scopes import (
 from qa.answer.figure_text import ShownFigure, render, shown_figures
 from qa.answer.figures import sentence_figures
 from qa.answer.similar import closeness
-from qa.answer.stems import stem
+from qa.answer.stems import content_stems, stem
 
 MAX_CANDIDATES = 40  # best-scoring sentences searched for figures
 
@@ -54,6 +57,13 @@ class FigureBlock:
     asked: Asked
     scopes: list[Scope]
     latest: bool = False
+    near: set[int] = field(default_factory=set)  # sentences with a figure of the asked kind
+    hedged: bool = False  # no figure counts it, but a quoted sentence has one of its kind
+
+    def hedge(self, quoted: Sequence[int]) -> None:
+        """No figure counts the asked thing, yet a quoted sentence holds one of the asked kind (a
+        count of patients admitted when deaths are asked): say less than "no figure"."""
+        self.hedged = not self.scopes and any(i in self.near for i in quoted)
 
     @property
     def sentences(self) -> list[int]:
@@ -81,6 +91,24 @@ def _candidates(sentences: Sequence, scores: np.ndarray, min_score: float | None
     figure, not only the quoted sentences (what a figure counts is checked on its own words)."""
     order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")[:MAX_CANDIDATES]
     return [int(i) for i in order if min_score is None or scores[i] >= min_score / 2]
+
+
+_NONE: frozenset[str] = frozenset()
+
+
+def _sentence_before(sentences: Sequence, wanted: set[int]) -> dict[int, frozenset[str]]:
+    """Content stems of the sentence just before each wanted one in the same passage."""
+    by_chunk: dict[int, list[tuple[int, int]]] = {}
+    for n, s in enumerate(sentences):
+        if getattr(s, "start", None) is not None:
+            by_chunk.setdefault(id(s.chunk), []).append((s.start, n))
+    out: dict[int, frozenset[str]] = {}
+    for i in wanted:
+        s = sentences[i]
+        earlier = [p for p in by_chunk.get(id(s.chunk), []) if p[0] < getattr(s, "start", -1)]
+        if earlier:
+            out[i] = content_stems(sentences[max(earlier)[1]].text)
+    return out
 
 
 def figure_block(
@@ -120,7 +148,8 @@ def figure_block(
     close.update(event_closeness(a, found, embedder))
     events = event_stems(a)
     apart = bool(events) and any(events & f.figure.participles for f in found)
-    kept = [f for f in found if matches(f.figure, a, close, apart)]
+    prev = _sentence_before(sentences, {f.sentence for f in found})
+    kept = [f for f in found if matches(f.figure, a, close, apart, prev.get(f.sentence, _NONE))]
     same = {k for (_, k), c in close.items() if c >= SYNONYM} | {a.key}
     if (
         not kept and a.key
@@ -129,7 +158,16 @@ def figure_block(
         kept = [
             f
             for f in found
-            if matches(f.figure, a, loose, apart) and on_topic(a, sentences[f.sentence].text)
+            if matches(f.figure, a, loose, apart, prev.get(f.sentence, _NONE))
+            and on_topic(a, sentences[f.sentence].text)
         ]
+    kept = fullest(kept, a)
     names = {w for i in {f.sentence for f in kept} for w in inner_capitals(sentences[i].text)}
-    return FigureBlock(a, group_scopes(kept, a, same, names), latest=a.latest)
+    near = {
+        f.sentence
+        for f in found
+        if unit_ok(f.figure, a)
+        and subject_ok(f.figure, a)
+        and on_topic(a, sentences[f.sentence].text)
+    }
+    return FigureBlock(a, group_scopes(kept, a, same, names), latest=a.latest, near=near)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from qa.answer.asks import Asked
 from qa.answer.figures import Figure
 from qa.answer.similar import closeness
-from qa.answer.stems import content_stems, stem
+from qa.answer.stems import content_stems, is_participle, stem, verb_stem
 from qa.answer.words import word_union
 
 if TYPE_CHECKING:
@@ -35,35 +35,29 @@ def matches(
     a: Asked,
     close: Mapping[tuple[str, str], float] | None = None,
     events_told_apart: bool = False,
+    before: frozenset[str] = frozenset(),
 ) -> bool:
     """Does figure `f` count what question `a` asks for? (unit, counted thing, subject, event).
 
     `events_told_apart`: some figure of the evidence names the asked event ("wounded"); then a
-    figure naming only other events ("killed") counts something else."""
+    figure naming only other events ("killed") counts something else. `before`: content stems of
+    the sentence before it in its passage ("... a converted wing. The conversion cost $1.8m")."""
     close = close or {}
     if a.unit == "any":
         return any(
-            matches(f, replace(a, unit=u), close, events_told_apart)
+            matches(f, replace(a, unit=u), close, events_told_apart, before)
             for u in ("count", "money", "percent")
         )
-    if f.duration and a.key not in _stems_of("time_units"):
-        return False  # "seven days" is no count of anything but days
-    if f.unit != a.unit and not (a.unit == "money" and f.quantity.kind == "money"):
+    if not unit_ok(f, a):
         return False
     counted = content_stems(f.counted) | ({f.key} if f.key else set())
-    if a.modifiers:
-        mine = {w.lower()[:5] for w in (f.subject + " " + f.counted).split()}
-        if (f.subject or any(w[:1].isupper() for w in f.counted.split())) and not any(
-            m.lower()[:5] in mine for m in a.modifiers
-        ):
-            return False  # "Ukrainian soldiers" asked, "North Korean soldiers" given
+    if not subject_ok(f, a):
+        return False
     if a.unit != "count":
-        return _about(a, f.context | counted)
+        return _about(a, f.context | counted, before)
     verbs = a.stems - {a.key} - content_stems(a.noun)
     if a.key:
-        elided = not f.counted or f.counted.split()[-1].lower().endswith(
-            ("ed", "en")
-        )  # "2,700 wounded"
+        elided = not f.counted or is_participle(f.counted.split()[-1])  # "2,700 wounded"
         noun_ok = (
             a.key in counted
             or close.get((a.key, f.key), 0.0) >= SYNONYM
@@ -81,7 +75,34 @@ def matches(
                 close.get((e, p), 0.0) >= EVENT_SYNONYM for e in asked_events for p in f.participles
             )
         return True
-    return _about(a, counted | f.participles | f.context)
+    return _about(a, counted | f.participles | f.context, before)
+
+
+def unit_ok(f: Figure, a: Asked) -> bool:
+    """The figure is of the asked kind: a count, a sum of money, a percent (any for "by how much")."""
+    if f.duration and a.key not in _stems_of("time_units"):
+        return False  # "seven days" is no count of anything but days
+    if a.unit == "any":
+        return True
+    return f.unit == a.unit or (a.unit == "money" and f.quantity.kind == "money")
+
+
+def subject_ok(f: Figure, a: Asked) -> bool:
+    """No other subject: "Ukrainian soldiers" asked, "North Korean soldiers" given is another count."""
+    if not a.modifiers:
+        return True
+    mine = {w.lower()[:5] for w in (f.subject + " " + f.counted).split()}
+    named = f.subject or any(w[:1].isupper() for w in f.counted.split())
+    return not named or any(m.lower()[:5] in mine for m in a.modifiers)
+
+
+def fullest(found: Sequence[Found], a: Asked) -> list[Found]:
+    """Figures counting the whole asked noun phrase, when some do ("extra beds", not only "beds")."""
+    want = content_stems(a.noun)
+    if len(want) < 2:
+        return list(found)
+    full = [f for f in found if want <= content_stems(f.figure.counted) | {f.figure.key}]
+    return full or list(found)
 
 
 def on_topic(a: Asked, text: str) -> bool:
@@ -90,10 +111,15 @@ def on_topic(a: Asked, text: str) -> bool:
     return any(n in text for n in names) or bool(_topic(a) - {a.key} & content_stems(text))
 
 
-def _about(a: Asked, stems: frozenset[str]) -> bool:
-    """The figure's clause shares the question's topic: two of its words (or all, when it has fewer)."""
-    topic = {w[:5] for w in _topic(a)}  # 5 letters: "converting" ~ "conversion"
-    return bool(topic) and len(topic & {w[:5] for w in stems}) >= min(2, len(topic))
+def _about(a: Asked, stems: frozenset[str], before: frozenset[str] = frozenset()) -> bool:
+    """The figure's clause shares the question's topic: two of its words (or all, when it has fewer);
+    one may come from the sentence before, when the clause itself holds one."""
+    topic = {verb_stem(w)[:5] for w in _topic(a)}  # 5 letters: "converting" ~ "conversion"
+    seen = {verb_stem(w)[:5] for w in stems}  # "rose" ~ "rise"
+    need = min(2, len(topic))
+    if not topic or not topic & seen:
+        return False
+    return len(topic & seen) >= need or len(topic & (seen | {w[:5] for w in before})) >= need
 
 
 def _topic(a: Asked) -> frozenset[str]:
@@ -102,7 +128,8 @@ def _topic(a: Asked) -> frozenset[str]:
     words when nothing else is left ("How much was Norveta fined?" -> fine)."""
     names = {stem(w) for w in re.findall(r"[\w'’-]+", a.what) if w[:1].isupper()}
     base = a.stems - names - _stems_of(*_NOT_TOPIC)
-    topic = frozenset(w for w in base - _stems_of("money_words") if len(w) >= 3)
+    money = _stems_of("money_words") if a.unit != "percent" else frozenset()  # % of revenue
+    topic = frozenset(w for w in base - money if len(w) >= 3)
     return topic or frozenset(base)
 
 
@@ -123,9 +150,7 @@ def _stems_of(*lists: str) -> frozenset[str]:
 
 def event_stems(a: Asked) -> frozenset[str]:
     """Stems of the question's -ed/-en words after its noun ("wounded", "killed", "deployed")."""
-    return frozenset(
-        stem(w) for w in a.what.split()[1:] if w.lower().endswith(("ed", "en")) and w[:1].islower()
-    )
+    return frozenset(stem(w) for w in a.what.split()[1:] if is_participle(w))
 
 
 def event_closeness(a: Asked, found: Sequence[Found], embedder) -> dict[tuple[str, str], float]:

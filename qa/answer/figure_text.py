@@ -157,6 +157,8 @@ def _row_text(
 def render(block: FigureBlock, numbering: Mapping[int, int]) -> str:
     """The block as text: one line per state, every figure with its scope and citations."""
     what = block.asked.what or "this"
+    if not block.scopes and block.hedged:
+        return f"No figure in the sources clearly counts {what}; the closest sentences follow."
     if not block.scopes:
         return f"The sources give no figure for {what}; the closest sentences follow."
     many_subjects = _many_subjects(block.scopes)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 
 from qa.answer.periods import normalize_period, periods
 from qa.answer.quantities import Quantity, parse_quantities
-from qa.answer.stems import WORD, content_stems, plural, stem
+from qa.answer.stems import WORD, content_stems, is_participle, plural, stem
 from qa.answer.words import word_set, word_union
 
 CLAUSE_BREAK = re.compile(r"[;:!?()]|,(?!\d{3})|\.(?:\s|$)|\s[-–—]\s")
@@ -241,7 +241,7 @@ def _time_stems() -> frozenset[str]:
 
 
 def _is_participle(word: str) -> bool:
-    return word[:1].islower() and word.lower().endswith(("ed", "en"))
+    return is_participle(word)
 
 
 def _event_words(before: str, after: str) -> str:
@@ -268,12 +268,21 @@ def _main_clause(after: str) -> str:
 
 
 def _participles(text: str) -> frozenset[str]:
+    """Stems of a clause's participles: what happened to the figure's thing ("killed").
+
+    One after an article is an adjective of another noun ("in a converted wing"), not the event."""
     skip = word_union("linking_words", "function_words", "more_function_words", "attribution_words")
+    toks = WORD.findall(text)
     return frozenset(
         stem(w)
-        for w in WORD.findall(text)
-        if w.lower().endswith(("ed", "en")) and w.lower() not in skip and w[:1].islower()
+        for i, w in enumerate(toks)
+        if is_participle(w)
+        and w.lower() not in skip
+        and not (i and toks[i - 1].lower() in _ARTICLES)
     )
+
+
+_ARTICLES = frozenset({"a", "an", "the"})
 
 
 def _period_for(spans, lo: int, hi: int, q: Quantity, first: int) -> str:

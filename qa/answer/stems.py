@@ -39,3 +39,32 @@ def plural(word: str, capitalised: bool = False) -> bool:
         return True
     regular = len(low) > 3 and low.endswith("s") and not low.endswith(("ss", "us", "is"))
     return regular and (capitalised or word[:1].islower())
+
+
+@functools.cache
+def _verb_forms() -> tuple[dict[str, str], frozenset[str]]:
+    """Irregular verbs from `verb_forms` ("rise rose risen"): form -> base, and the participles."""
+    base: dict[str, str] = {}
+    participles = set()
+    for entry in word_set("verb_forms"):
+        forms = entry.split()
+        for f in forms[1:]:
+            base.setdefault(f, forms[0])
+        if len(forms) == 3 and forms[2] not in forms[:2]:  # "taken"; not "heard": also past tense
+            participles.add(forms[2])
+    return base, frozenset(participles)
+
+
+def is_participle(word: str) -> bool:
+    """A lower-case past participle: "killed", "taken", "shown"; not "open", "hundred" or "women".
+
+    Why a list for -en: most English -en words are not participles ("open", "seven", "children")."""
+    low = word.lower()
+    if not word[:1].islower() or low in word_set("not_participles"):
+        return False
+    return (len(low) > 3 and low.endswith("ed")) or low in _verb_forms()[1]
+
+
+def verb_stem(word: str) -> str:
+    """The stem of a word's base verb for irregular forms ("rose" -> "rise"), else its stem."""
+    return stem(_verb_forms()[0].get(word.lower(), word))

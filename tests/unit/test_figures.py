@@ -320,3 +320,84 @@ def test_time_points_and_periods():
         assert is_time_point(p), p
     for p in ("in one week", "since mid-November", "in 2023", "", "over three months"):
         assert not is_time_point(p), p
+
+
+# ---------------------------------------------------------------- what is asked, what is counted
+
+
+def test_participles_and_irregular_verbs():
+    from qa.answer.stems import is_participle, verb_stem
+
+    assert [
+        w
+        for w in ("killed", "taken", "shown", "open", "hundred", "women", "Dresden")
+        if is_participle(w)
+    ] == [
+        "killed",
+        "taken",
+        "shown",
+    ]
+    assert verb_stem("rose") == verb_stem("rising") and verb_stem("paid") == verb_stem("pay")
+
+
+def test_a_quantity_question_asks_for_the_figure_itself():
+    from qa.answer.asks import is_quantity_question
+
+    assert is_quantity_question("What is the latest number of cases?")
+    assert is_quantity_question("What was the size of the army?")
+    assert not is_quantity_question("What country took in the largest number of refugees?")
+    assert not is_quantity_question("What method is used to quantify the amount of resources?")
+    assert not is_quantity_question("How often are elections held?")
+
+
+def test_by_how_much_takes_a_percent_and_percent_of_revenue():
+    s = sents(("a", "The council approved an £18m budget, with council tax rising by 4.99%."))
+    assert asked("By how much will council tax rise?").unit == "any"
+    _, text = block("By how much will council tax rise?", s)
+    assert "4.99%" in text and "£18m" not in text
+    s = sents(("a", "Acme said revenue rose 12% to $2.5 billion in the third quarter."))
+    _, text = block("By what percentage did Acme's revenue rise?", s)
+    assert "12%" in text and "$2.5 billion" not in text
+
+
+def test_the_whole_asked_noun_phrase_wins_over_its_head_alone():
+    s = sents(
+        ("a", "The hospital now has 165 beds after it opened 45 extra beds in a converted wing.")
+    )
+    _, text = block("How many extra beds did the hospital open?", s)
+    assert "45" in text and "165" not in text
+    _, text = block("How many beds does the hospital have?", s)
+    assert "165" in text
+
+
+def test_a_figure_of_another_event_is_not_called_missing():
+    s = sents(("a", "St Mary's Hospital admitted 340 patients with flu last week."))
+    b, _ = block("How many flu patients died at St Mary's Hospital?", s)
+    assert b.scopes == []  # admitted is not died
+    b.hedge([0])  # ... but the quoted sentence holds a count of patients: do not say "no figure"
+    text = b.render({0: 1})
+    assert "clearly counts" in text and "give no figure" not in text
+    b, _ = block("How much does the mayor earn?", s)
+    b.hedge([0])  # a figure of another topic is no reason to hedge
+    assert b.render({0: 1}).startswith("The sources give no figure for mayor earn")
+
+
+def test_the_sentence_before_can_name_what_a_figure_costs():
+    chunk = NS(doc_id="a")
+    first = "The hospital opened 45 extra beds in a converted outpatient wing."
+    second = "The conversion cost $1.8 million."
+    s = [
+        NS(text=first, chunk=chunk, start=0),
+        NS(text=second, chunk=chunk, start=len(first) + 1),
+    ]
+    _, text = block("How much did converting the outpatient wing cost?", s)
+    assert "$1.8 million" in text
+    _, text = block("How much did converting the outpatient wing cost?", s[1:])
+    assert "$1.8 million" not in text  # alone, the sentence says nothing about a wing
+
+
+def test_a_count_of_another_subject_is_still_no_figure():
+    s = sents(("a", "Twelve Brazilian players scored in the final."))
+    b, _ = block("How many Ukrainian players scored in the final?", s)
+    b.hedge([0])  # the quoted count is of Brazilian players: the asked one is missing
+    assert b.render({0: 1}).startswith("The sources give no figure for Ukrainian players")
