@@ -79,7 +79,7 @@ class Reader:
                     raise ReaderError(
                         f"cannot load the reader {str(self.info.path)!r}: {exc}"
                     ) from None
-                model.model.eval()
+                model.eval()
                 self._model = model
         return self._model
 
@@ -89,25 +89,20 @@ class Reader:
 
 
 def pair_logits(model, pairs: Sequence[tuple[str, str]], batch_size: int = 32) -> np.ndarray:
-    """Raw logits of a CrossEncoder for pairs, shortest first so a batch pads little."""
+    """Raw scores (logits) of a CrossEncoder for (question, sentence) pairs."""
     import torch
 
-    order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]) + len(pairs[i][1]))
-    out = np.zeros(len(pairs), dtype=np.float64)
-    tok = model.tokenizer
+    if not pairs:
+        return np.zeros(0)
+    model.eval()
     with torch.inference_mode():
-        for s in range(0, len(order), batch_size):
-            idx = order[s : s + batch_size]
-            enc = tok(
-                [pairs[i][0] for i in idx],
-                [pairs[i][1] for i in idx],
-                truncation=True,
-                max_length=MAX_LENGTH,
-                padding=True,
-                return_tensors="pt",
-            )
-            out[idx] = model.model(**enc).logits.squeeze(-1).double().numpy()
-    return out
+        out = model.predict(
+            list(pairs),
+            batch_size=batch_size,
+            activation_fn=torch.nn.Identity(),
+            show_progress_bar=False,
+        )
+    return np.asarray(out, dtype=np.float64).reshape(len(pairs))
 
 
 def reader_for(path: str) -> Reader:

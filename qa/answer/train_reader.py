@@ -129,21 +129,33 @@ def make_pairs(items: list[dict], seed: int, max_pairs: int | None) -> list[tupl
 # ------------------------------------------------------------------ training
 
 
-def _model(path: str):
+def _model(path: str, fresh: bool = False):
+    """The checkpoint at `path`, or (`fresh`) a new reader on the bi-encoder folder at `path`:
+    its transformer, mean pooling as it was trained with (its [CLS] vector, which a sequence
+    classification head would read, is much the same for every pair: the first runs stayed at the
+    base rate) and a linear head giving the score."""
     from sentence_transformers import CrossEncoder
 
-    return CrossEncoder(path, num_labels=1, max_length=128, local_files_only=True)
+    if not fresh:
+        return CrossEncoder(path, max_length=128, local_files_only=True)
+    import torch
+    from sentence_transformers.base.modules import Dense, Transformer
+    from sentence_transformers.sentence_transformer.modules import Pooling
+
+    body = Transformer(path, max_seq_length=128)
+    dim = body.get_embedding_dimension()
+    head = Dense(dim, 1, activation_function=torch.nn.Identity(), module_output_name="scores")
+    return CrossEncoder(modules=[body, Pooling(dim, "mean"), head], max_length=128)
 
 
 def _optimizer(model, total: int, lr: float, head_lr: float):
-    """AdamW with a linear warm-up and decay; the new head (random) and the pooler (never trained
-    for this bi-encoder, which mean-pools) learn at `head_lr`."""
+    """AdamW with a linear warm-up and decay; the new (random) head learns at `head_lr`."""
     import torch
     from transformers import get_linear_schedule_with_warmup
 
-    named = list(model.model.named_parameters())
-    head = [p for n, p in named if n.startswith(("classifier", "bert.pooler"))]
-    body = [p for n, p in named if not n.startswith(("classifier", "bert.pooler"))]
+    head = list(model[-1].parameters())
+    ids = {id(p) for p in head}
+    body = [p for p in model.parameters() if id(p) not in ids]
     groups = [{"params": body, "lr": lr}, {"params": head, "lr": head_lr}]
     opt = torch.optim.AdamW(groups, weight_decay=0.01)
     sched = get_linear_schedule_with_warmup(opt, max(1, total // 10), total)
@@ -160,7 +172,8 @@ def train(a, work: Path, pairs: list, deadline: float) -> bool:
     steps_per_epoch = -(-len(pairs) // a.batch)
     total = a.epochs * steps_per_epoch if a.steps is None else a.steps
     torch.manual_seed(a.seed)
-    model = _model(str(ckpt) if state_file.exists() else str(default_model_path()))
+    resume = state_file.exists()
+    model = _model(str(ckpt) if resume else str(default_model_path()), fresh=not resume)
     opt, sched = _optimizer(model, total, a.lr, a.head_lr)
     step = 0
     if state_file.exists():
@@ -169,20 +182,20 @@ def train(a, work: Path, pairs: list, deadline: float) -> bool:
         sched.load_state_dict(state["sched"])
         torch.set_rng_state(state["rng"])
         step = state["step"]
-    model.model.train()
+    model.train()
     positive = sum(p[2] for p in pairs) or 1.0  # positives weigh as much as negatives in all
     weight = torch.tensor((len(pairs) - positive) / positive)
     loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=weight)
-    tok, t0, losses = model.tokenizer, time.time(), []
+    t0, losses = time.time(), []
     while step < total and time.time() < deadline:
         epoch, b = divmod(step, steps_per_epoch)
         order = np.random.default_rng(a.seed + epoch).permutation(len(pairs))
         batch = [pairs[int(i)] for i in order[b * a.batch : (b + 1) * a.batch]]
-        enc = tok([p[0] for p in batch], [p[1] for p in batch], truncation=True,
-                  max_length=128, padding=True, return_tensors="pt")  # fmt: skip
-        loss = loss_fn(model.model(**enc).logits.squeeze(-1), torch.tensor([p[2] for p in batch]))
+        features = model.preprocess([(p[0], p[1]) for p in batch])
+        out = model(features)["scores"].squeeze(-1)
+        loss = loss_fn(out, torch.tensor([p[2] for p in batch]))
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step(), sched.step(), opt.zero_grad()
         step, losses = step + 1, losses + [loss.item()]
         if step % 20 == 0 or step == total:
