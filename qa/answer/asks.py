@@ -6,6 +6,7 @@ both use the same stems (`qa.answer.stems`) and period spellings (`qa.answer.per
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -26,6 +27,11 @@ class Asked:
     period: str  # the period phrase the question gives (normalized), or ""
     latest: bool  # the question asks for the latest/current value
     what: str  # how the answer names the quantity ("engineers", "Russia paying North Korea per soldier")
+
+
+@functools.cache
+def _money_stems() -> frozenset[str]:
+    return frozenset(stem(w) for w in word_set("money_words"))
 
 
 def is_explanation(question: str) -> bool:
@@ -80,7 +86,7 @@ def asked(question: str) -> Asked | None:
     qwords = set(WORD.findall(low))
     if qwords & word_set("percent_question_words") or "%" in q:
         unit = "percent"
-    elif qwords & word_set("money_words") and found != "how many":
+    elif _money_stems() & {stem(w) for w in qwords} and found != "how many":  # "paying"
         unit = "money"
     elif found == "how many" or (
         run and found not in ("how much", "how large", "how big", "how high")

@@ -163,11 +163,16 @@ def figure_block(
         ]
     kept = fullest(kept, a)
     names = {w for i in {f.sentence for f in kept} for w in inner_capitals(sentences[i].text)}
+    counted_names = frozenset(
+        f.figure.subject_key
+        for f in found
+        if any(w[:1].isupper() for w in f.figure.counted.split())
+    )
     near = {
         f.sentence
         for f in found
         if unit_ok(f.figure, a)
-        and subject_ok(f.figure, a)
+        and subject_ok(f.figure, a, counted_names)
         and on_topic(a, sentences[f.sentence].text)
     }
     return FigureBlock(a, group_scopes(kept, a, same, names), latest=a.latest, near=near)

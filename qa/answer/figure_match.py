@@ -87,12 +87,16 @@ def unit_ok(f: Figure, a: Asked) -> bool:
     return f.unit == a.unit or (a.unit == "money" and f.quantity.kind == "money")
 
 
-def subject_ok(f: Figure, a: Asked) -> bool:
-    """No other subject: "Ukrainian soldiers" asked, "North Korean soldiers" given is another count."""
+def subject_ok(f: Figure, a: Asked, sure: frozenset[str] | None = None) -> bool:
+    """No other subject: "Ukrainian soldiers" asked, "North Korean soldiers" given is another count.
+
+    `sure`: only subjects some figure counts by name ("North Korean soldiers") are another subject,
+    not a clause's nearest name ("France lost a million people" may count French people)."""
     if not a.modifiers:
         return True
     mine = {w.lower()[:5] for w in (f.subject + " " + f.counted).split()}
-    named = f.subject or any(w[:1].isupper() for w in f.counted.split())
+    in_counted = any(w[:1].isupper() for w in f.counted.split())
+    named = (f.subject or in_counted) if sure is None else (in_counted or f.subject_key in sure)
     return not named or any(m.lower()[:5] in mine for m in a.modifiers)
 
 

@@ -107,7 +107,8 @@ def group_scopes(found: Sequence[Found], a: Asked, same: set[str], names: set[st
         thing = a.key if fig.key in same else fig.key
         mixed = bool(fig.participles - a.stems)  # "killed or wounded" when "wounded" is asked
         period = "" if point_in_time(f) else fig.period
-        key = (fig.unit, thing + ("+" if mixed else ""), fig.subject_key, normalize_period(period))
+        events = "+" + ",".join(sorted(fig.participles)) if mixed else ""  # deployed != killed
+        key = (fig.unit, thing + events, fig.subject_key, normalize_period(period))
         counted = fig.counted if thing != a.key else (fig.events if mixed else "")
         scope = by_scope.setdefault(key, Scope(fig.unit, fig.subject, period, counted))
         scope.mixed = mixed

@@ -401,3 +401,23 @@ def test_a_count_of_another_subject_is_still_no_figure():
     b, _ = block("How many Ukrainian players scored in the final?", s)
     b.hedge([0])  # the quoted count is of Brazilian players: the asked one is missing
     assert b.render({0: 1}).startswith("The sources give no figure for Ukrainian players")
+
+
+def test_figures_of_different_events_are_not_set_against_each_other():
+    s = sents(
+        ("a", "More than 12,000 workers have been deployed to the site."),
+        ("b", "More than 3,000 workers have been injured since March."),
+        ("c", "About 11,000 workers were deployed in May."),
+    )
+    b, text = block("How many workers are at the site?", s)
+    assert "3,000" in text and "12,000" in text
+    for scope in b.scopes:  # deployed and injured figures never share a scope
+        events = {f.figure.events for row in scope.rows for f in row}
+        assert len(events) == 1, events
+
+
+def test_a_money_verb_in_any_form_asks_for_money():
+    assert asked("How much is the city paying for the buses?").unit == "money"
+    s = sents(("a", "The city has bought 40 buses."))
+    b, text = block("How much is the city paying for the buses?", s)
+    assert b.scopes == [] and "40" not in text.split(";")[0]
