@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.answer.reader import sigmoid
 from qa.config import READER_FILE
 
 TOP_N = 8  # candidates the reader re-scores (the scorer's best)
@@ -230,14 +231,10 @@ def score(work: Path, data: dict, deadline: float) -> bool:
     return True
 
 
-def _sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
-
-
 def threshold_for(items: list[dict], logits: list, max_false: float) -> float:
     """The reader probability below which `max_false` of answerable questions fall."""
     best = np.array(
-        [_sigmoid(max(lg)) for x, lg in zip(items, logits, strict=True) if x["answerable"]]
+        [sigmoid(max(lg)) for x, lg in zip(items, logits, strict=True) if x["answerable"]]
     )
     return float(np.quantile(best, max_false)) if best.size else 0.5
 
@@ -254,7 +251,7 @@ def metrics(items: list[dict], logits: list, threshold: float) -> dict:
     """Top-1 sentence accuracy and abstention, reader against the shipped scorer, on `items`."""
     ans = [(x, lg) for x, lg in zip(items, logits, strict=True) if x["answerable"]]
     un = [(x, lg) for x, lg in zip(items, logits, strict=True) if not x["answerable"]]
-    best = {id(x): float(_sigmoid(max(lg))) for x, lg in zip(items, logits, strict=True)}
+    best = {id(x): float(sigmoid(max(lg))) for x, lg in zip(items, logits, strict=True)}
     ra = np.array([-best[id(x)] for x, _ in ans])
     ru = np.array([-best[id(x)] for x, _ in un])
     sa = np.array([x["abstain_logit"] for x, _ in ans])
@@ -278,9 +275,7 @@ def metrics(items: list[dict], logits: list, threshold: float) -> dict:
 
 
 def _rounded(v):
-    if isinstance(v, float):
-        return round(v, 4) if np.isfinite(v) else None
-    return v
+    return (round(v, 4) if np.isfinite(v) else None) if isinstance(v, float) else v
 
 
 def combined(data: dict, scores: dict) -> dict:
