@@ -31,7 +31,8 @@ def _faiss():
     Why: a search splits its lists over two threads (`SCAN_IMPLEM`). With the default spin-wait,
     when another process keeps the cores busy the waiting thread spins through the other's time
     slice: measured at 1M during a build, dense search p50 36.7 ms spinning against 5.2 ms
-    sleeping (8.6 ms for the one-thread scan); a small IVF build 9.9 s against 0.4 s."""
+    sleeping (8.6 ms for the one-thread scan); a 4k-vector IVF build 9.1 s against 0.6 s. Idle,
+    a wake-up costs ~0.5 ms a search and ~20% on the FAISS part of a build (docs/performance.md)."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import faiss
 
@@ -41,7 +42,9 @@ def _faiss():
 def ann_params(n: int) -> tuple[int, int]:
     """(nlist, nprobe) of the IVF index for n chunks: ~sqrt(n) lists of ~sqrt(n) chunks, 1/4 probed.
 
-    Fast-scan codes make probing cheap (~2 ms for 250k codes), so we buy recall with a wide probe."""
+    Fast-scan codes make probing cheap (~2 ms for 250k codes), so we buy recall with a wide probe.
+    More lists with a smaller share probed (4096 at 1M) kept synthetic recall but lost real
+    questions' (0.78-0.90 against 0.98 in `qa bench`): see docs/performance.md."""
     nlist = int(min(max(round(n**0.5), 16), 4096))
     return nlist, int(min(max(nlist // 4, 16), nlist))
 
