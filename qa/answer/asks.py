@@ -120,3 +120,8 @@ def asked(question: str) -> Asked | None:
         latest,
         what,
     )
+
+
+def event_stems(a: Asked) -> frozenset[str]:
+    """Stems of the question's -ed/-en words after its noun ("wounded", "killed", "deployed")."""
+    return frozenset(stem(w) for w in a.what.split()[1:] if is_participle(w))

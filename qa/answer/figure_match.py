@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from qa.answer.asks import Asked
+from qa.answer.asks import Asked, event_stems
 from qa.answer.figures import Figure
 from qa.answer.similar import closeness
 from qa.answer.stems import content_stems, is_participle, stem, verb_stem
@@ -102,7 +102,8 @@ def subject_ok(f: Figure, a: Asked, sure: frozenset[str] | None = None) -> bool:
 
 def fullest(found: Sequence[Found], a: Asked) -> list[Found]:
     """Figures counting the whole asked noun phrase, when some do ("extra beds", not only "beds")."""
-    want = content_stems(a.noun)
+    words = " ".join(w for w in a.noun.split() if w[:1].islower())  # names: see subject_ok
+    want = content_stems(words) - _stems_of("vague_modifiers")  # "different species"
     if len(want) < 2:
         return list(found)
     full = [f for f in found if want <= content_stems(f.figure.counted) | {f.figure.key}]
@@ -150,11 +151,6 @@ _NOT_TOPIC = (
 @functools.cache
 def _stems_of(*lists: str) -> frozenset[str]:
     return frozenset(stem(p) for w in word_union(*lists) for p in w.split())
-
-
-def event_stems(a: Asked) -> frozenset[str]:
-    """Stems of the question's -ed/-en words after its noun ("wounded", "killed", "deployed")."""
-    return frozenset(stem(w) for w in a.what.split()[1:] if is_participle(w))
 
 
 def event_closeness(a: Asked, found: Sequence[Found], embedder) -> dict[tuple[str, str], float]:

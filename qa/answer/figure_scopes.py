@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from qa.answer.asks import Asked
+from qa.answer.asks import Asked, event_stems
 from qa.answer.figures import Figure
 from qa.answer.periods import is_time_point, normalize_period
 
@@ -99,21 +99,44 @@ def point_in_time(f: Found) -> bool:
     return bool(f.as_of) and is_time_point(f.figure.period)
 
 
+def _own_other_value(scope: Scope | None, f: Found) -> bool:
+    """The scope already holds another value from f's own document."""
+    return scope is not None and any(
+        x.doc_id == f.doc_id and _value_key(x) != _value_key(f) for row in scope.rows for x in row
+    )
+
+
+def _other_events(fig: Figure, asked: frozenset[str]) -> frozenset[str]:
+    """What happened to the figure's thing when it is not what the question asks ("deployed")."""
+    return fig.participles if fig.participles != asked else frozenset()
+
+
 def group_scopes(found: Sequence[Found], a: Asked, same: set[str], names: set[str]) -> list[Scope]:
     """Figures grouped by what they count (`same`: keys counting the asked thing), subject and period."""
     by_scope: dict[tuple[str, str, str, str], Scope] = {}
+    asked_events = event_stems(a)
+    others = {_other_events(f.figure, asked_events) for f in found} - {frozenset()}
+    several = len(others) > 1 or bool(asked_events and others)  # an event besides the asked one
     for f in found:
         fig = f.figure
         thing = a.key if fig.key in same else fig.key
-        mixed = bool(fig.participles - a.stems)  # "killed or wounded" when "wounded" is asked
+        # figures of different events never share a scope ("deployed" != "killed or wounded");
+        # one named only when the evidence has several ("wounded" when "killed or wounded" is asked)
+        mine = _other_events(fig, asked_events)
+        mixed = bool(mine) and several
         period = "" if point_in_time(f) else fig.period
-        events = "+" + ",".join(sorted(fig.participles)) if mixed else ""  # deployed != killed
+        events = "+" + ",".join(sorted(mine)) if several else ""
         key = (fig.unit, thing + events, fig.subject_key, normalize_period(period))
+        # a source does not disagree with itself: its two values count two things
+        while _own_other_value(by_scope.get(key), f):
+            key = (*key[:3], key[3] + "'")
         counted = fig.counted if thing != a.key else (fig.events if mixed else "")
         scope = by_scope.setdefault(key, Scope(fig.unit, fig.subject, period, counted))
         scope.mixed = mixed
         for row in scope.rows:  # one row per value; a story's copies join its row whatever they say
-            if _value_key(row[0]) == _value_key(f) or any(x.story == f.story for x in row):
+            if _value_key(row[0]) == _value_key(f) or any(
+                x.story == f.story and x.doc_id != f.doc_id for x in row
+            ):
                 row.append(f)
                 break
         else:

@@ -210,15 +210,18 @@ def _figure(
         else _counted_before(before, not sentence[: q.start - len(before)].strip())
     )
     key_word = run[-1] if run else counted
+    inherited = False
     if not counted and prev and prev.counted and not content_stems(before):
         counted, key_word = (
             prev.counted,
             prev.counted.split()[-1],
         )  # "1,000 in one week, and 3,000 since ..."
+        inherited = True
     elif prev and prev.key and run and all(_is_participle(w) for w in run if w.lower() != "or"):
         key_word = prev.counted.split()[
             -1
         ]  # "300 soldiers killed and 2,700 wounded": wounded soldiers
+        inherited = True
     if not counted and q.kind == "count":
         return None  # a bare number: nothing counted
     if q.kind == "count" and q.low == q.high == 1 and not q.surface[:1].isdigit():
@@ -229,7 +232,9 @@ def _figure(
         stem(key_word) if key_word else "",
         content_stems(" ".join(_window(sentence, q, 0, len(sentence)))),
         _participles(_main_clause(after)) or _participles(before),
-        " ".join(w for w in run if w[:1].isupper()) or _subject(sentence, before, q),
+        " ".join(w for w in run if w[:1].isupper())
+        or (prev.subject if inherited and prev else "")  # the soldiers' subject, not "Western"
+        or _subject(sentence, before, q),
         "",
         _event_words(before, after),
     )

@@ -421,3 +421,30 @@ def test_a_money_verb_in_any_form_asks_for_money():
     s = sents(("a", "The city has bought 40 buses."))
     b, text = block("How much is the city paying for the buses?", s)
     assert b.scopes == [] and "40" not in text.split(";")[0]
+
+
+def test_a_figure_continuing_another_keeps_its_subject_and_events():
+    s = sents(
+        (
+            "a",
+            "Federal inspectors counted 11,000 Norland workers on the site, with over 3,000 "
+            "injured since March.",
+        ),
+        ("b", "Around 300 Norland workers had been killed and over 2,700 injured."),
+        ("c", "More than 3,000 Norland workers have been killed or injured."),
+    )
+    b, text = block("How many Norland workers have been killed or injured?", s)
+    assert not b.disagree  # a part ("2,700 injured") is never set against the whole
+    assert "more than 2,700 injured" in text and "about 300 killed" in text
+    assert "since March" in text  # inspectors' "over 3,000": still Norland workers
+
+
+def test_one_source_giving_two_values_does_not_disagree_with_itself():
+    s = sents(
+        ("a", "A 2001 analysis using 26 species found the group is not monophyletic."),
+        ("a", "Only 100-150 species have been validated."),
+    )
+    b, text = block("How many species are there?", s)
+    assert not b.disagree and "26" in text and "100-150" in text
+    s = sents(("a", "Only 100-150 species have been validated."), ("b", "There are 90 species."))
+    assert block("How many species are there?", s)[0].disagree  # two sources do
