@@ -282,6 +282,16 @@ def _page(index, doc_id: str, offset: int) -> int | None:
     return page_of(pages, offset)
 
 
+def _figure_first(block, chosen: list[int]) -> list[int]:
+    """When the block states one figure, the quoted sentence it is read from comes first: the first
+    quote then says what the answer's first line says (SQuAD 01-17 quantity questions: unchanged)."""
+    one = len(block.scopes) == 1 and len(block.scopes[0].rows) == 1
+    lead = block.sentences[:1] if one else []
+    if not set(lead) & set(chosen):
+        return chosen
+    return lead + [i for i in chosen if i not in lead]
+
+
 def _with_figures(
     question: str, resolved: str | None, r: Ranked, chosen: list[int], index, embedder
 ) -> Answer:
@@ -301,6 +311,7 @@ def _with_figures(
     chosen = _one_copy_per_story(r, chosen, list(cid), getattr(index, "documents", None))
     if block:
         block.hedge(chosen)
+        chosen = _figure_first(block, chosen)
     for i in chosen + (sides.sentences if sides else []):
         cid.setdefault(i, len(cid) + 1)
     body = chosen + [i for i in cid if i not in chosen]

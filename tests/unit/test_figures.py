@@ -448,3 +448,18 @@ def test_one_source_giving_two_values_does_not_disagree_with_itself():
     assert not b.disagree and "26" in text and "100-150" in text
     s = sents(("a", "Only 100-150 species have been validated."), ("b", "There are 90 species."))
     assert block("How many species are there?", s)[0].disagree  # two sources do
+
+
+def test_a_single_figure_leads_the_quotes_with_its_own_sentence():
+    from qa.answer.compose import _figure_first
+
+    s = sents(
+        ("a", "The firm may appeal against the fine."), ("a", "Regulators fined the firm €40m.")
+    )
+    b, _ = block("How much was the firm fined?", s)
+    assert b.sentences == [1]
+    assert _figure_first(b, [0, 1]) == [1, 0]  # the sentence the figure is read from, first
+    assert _figure_first(b, [0]) == [0]  # not quoted: nothing to move
+    s = sents(("a", "Acme hired 40 engineers."), ("b", "Acme hired 55 engineers."))
+    b, _ = block("How many engineers did Acme hire?", s)
+    assert b.disagree and _figure_first(b, [1, 0]) == [1, 0]  # several figures: the scorer's order
