@@ -120,9 +120,24 @@ def _plural_phrases(text: str) -> list[tuple[str, bool]]:
 
 
 def person_name(text: str) -> str:
-    """The last name of a question ("Ryu Seong-hyeon")."""
-    names = question_names(text)
+    """The last name of a question ("Ryu Seong-hyeon"); days and months are no one."""
+    names = _people(text)
     return names[-1] if names else ""
+
+
+def quoted_person(text: str) -> str:
+    """The person an answer's sentence is about: its first full name ("Grace Wanjiru" in "Kenya's
+    Grace Wanjiru won ... on Sunday"), else its first name."""
+    names = _people(text)
+    full = [n for n in names if len(n.split()) > 1]
+    return (full or names or [""])[0]
+
+
+def _people(text: str) -> list[str]:
+    import calendar
+
+    dates = word_set("weekdays") | {m.lower() for m in calendar.month_name if m}
+    return [n for n in question_names(text) if not {w.lower() for w in n.split()} <= dates]
 
 
 def _possessive(phrase: str) -> str:
@@ -210,12 +225,13 @@ def resolve_follow_up(question: str, turns: Sequence) -> str:
     if _bare_wh(question):
         return f"{previous.strip().rstrip('?.! ')}, and {question.strip().rstrip('?.! ').lower()}?"
     first_quote = last.citations[0].text if getattr(last, "citations", None) else ""
-    person = person_name(previous) or person_name(first_quote)
+    person = person_name(previous) or quoted_person(first_quote)
     group = plural_phrase(previous) or plural_phrase(first_quote)
     replaced = _replace_pronoun(question, person, group)
     if replaced:
         return replaced
-    about = person or group or " ".join(question_names(previous))
+    # "When does it start?": the previous question's own subject, before a name its answer quotes
+    about = person_name(previous) or group or person or " ".join(question_names(previous))
     return f"About {about}: {question}" if about else question
 
 

@@ -141,3 +141,21 @@ def test_which_article_says_that_is_answered_from_the_last_citations():
     assert a.answer == (
         "The previous answer quotes “Levy rises” (a.txt) [1][3]; “Council meets” (b.txt) [2]."
     )
+
+
+def test_a_pronoun_binds_to_the_person_the_answer_names_not_a_weekday():
+    last = turn(
+        "Who won the women's race?",
+        "Kenya's Grace Wanjiru won the women's race at the marathon on Sunday.",
+    )
+    assert resolve_follow_up("What was her prize?", [last]) == "What was Grace Wanjiru's prize?"
+
+
+def test_it_leans_on_the_previous_question_not_a_date_in_the_answer():
+    last = turn(
+        "What did the council decide about bus fares?",
+        "Single bus fares in Brightwater will be cut to £2 from June, the council decided on Thursday.",
+    )
+    assert (
+        resolve_follow_up("When does it start?", [last]) == "About bus fares: When does it start?"
+    )
