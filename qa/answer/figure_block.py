@@ -136,16 +136,7 @@ def figure_block(
         figs = figs if figs is not None else sentence_figures(s.text)
         published, story, outlet = doc_facts(index, s.chunk.doc_id)
         found.extend(Found(f, i, s.chunk.doc_id, published, story, outlet) for f in figs)
-    heads: dict[
-        str, str
-    ] = {}  # a figure's key -> a word it was written as ("soldier" -> "soldiers")
-    for f in found:
-        word = f.figure.counted.split()[-1] if f.figure.counted else ""
-        if f.figure.key and word and (stem(word) == f.figure.key or f.figure.key not in heads):
-            heads[f.figure.key] = word if stem(word) == f.figure.key else f.figure.key
-    near = closeness(a.noun.split()[-1] if a.noun else "", heads.values(), embedder)
-    close = {(a.key, k): near.get(w.lower(), 0.0) for k, w in heads.items()}
-    close.update(event_closeness(a, found, embedder))
+    close = _closeness(a, found, embedder)
     events = event_stems(a)
     apart = bool(events) and any(events & f.figure.participles for f in found)
     prev = _sentence_before(sentences, {f.sentence for f in found})
@@ -163,16 +154,36 @@ def figure_block(
         ]
     kept = fullest(kept, a)
     names = {w for i in {f.sentence for f in kept} for w in inner_capitals(sentences[i].text)}
+    near = _near(a, found, sentences)
+    return FigureBlock(a, group_scopes(kept, a, same, names), latest=a.latest, near=near)
+
+
+def _closeness(a: Asked, found: Sequence[Found], embedder) -> dict[tuple[str, str], float]:
+    """Cosine of the asked noun with each counted head word, and of asked with given events."""
+    heads: dict[
+        str, str
+    ] = {}  # a figure's key -> a word it was written as ("soldier" -> "soldiers")
+    for f in found:
+        word = f.figure.counted.split()[-1] if f.figure.counted else ""
+        if f.figure.key and word and (stem(word) == f.figure.key or f.figure.key not in heads):
+            heads[f.figure.key] = word if stem(word) == f.figure.key else f.figure.key
+    near = closeness(a.noun.split()[-1] if a.noun else "", heads.values(), embedder)
+    close = {(a.key, k): near.get(w.lower(), 0.0) for k, w in heads.items()}
+    close.update(event_closeness(a, found, embedder))
+    return close
+
+
+def _near(a: Asked, found: Sequence[Found], sentences: Sequence) -> set[int]:
+    """Sentences with an on-topic figure of the asked kind and subject (see FigureBlock.hedge)."""
     counted_names = frozenset(
         f.figure.subject_key
         for f in found
         if any(w[:1].isupper() for w in f.figure.counted.split())
     )
-    near = {
+    return {
         f.sentence
         for f in found
         if unit_ok(f.figure, a)
         and subject_ok(f.figure, a, counted_names)
         and on_topic(a, sentences[f.sentence].text)
     }
-    return FigureBlock(a, group_scopes(kept, a, same, names), latest=a.latest, near=near)
