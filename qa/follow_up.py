@@ -19,6 +19,8 @@ import re
 from collections.abc import Sequence
 
 from qa.answer.names import is_acronym, question_names
+from qa.answer.periods import date_names
+from qa.answer.stems import is_participle
 from qa.answer.words import phrases, word_set, word_union
 
 _TOKEN = re.compile(r"[\w'’]+(?:-[\w'’]+)*")
@@ -134,10 +136,7 @@ def quoted_person(text: str) -> str:
 
 
 def _people(text: str) -> list[str]:
-    import calendar
-
-    dates = word_set("weekdays") | {m.lower() for m in calendar.month_name if m}
-    return [n for n in question_names(text) if not {w.lower() for w in n.split()} <= dates]
+    return [n for n in question_names(text) if not {w.lower() for w in n.split()} <= date_names()]
 
 
 def _possessive(phrase: str) -> str:
@@ -187,7 +186,7 @@ def _ellipsis(rest: str, previous: str) -> str:
     x = re.sub(r"^(?:the|a|an)\s+", "", rest.strip(), flags=re.IGNORECASE)
     noun = _asked_noun(prev)
     xw = x.split()
-    if noun and len(xw) == 1 and xw[0].lower().endswith(("ed", "en")):  # "And the wounded?"
+    if noun and len(xw) == 1 and is_participle(xw[0].lower()):  # "And the wounded?"
         head = re.match(r"\s*(how\s+(?:many|much))\s+", prev, re.I)
         lead = head.group(1) if head else "How many"
         return f"{lead[:1].upper() + lead[1:]} {noun} were {x}?"

@@ -20,7 +20,7 @@ import functools
 import re
 from dataclasses import dataclass, replace
 
-from qa.answer.periods import normalize_period, periods
+from qa.answer.periods import date_names, normalize_period, periods
 from qa.answer.quantities import Quantity, parse_quantities
 from qa.answer.stems import WORD, content_stems, is_participle, plural, stem
 from qa.answer.words import word_set, word_union
@@ -143,17 +143,7 @@ def _names(text: str) -> list[tuple[int, str]]:
 
 @functools.cache
 def _name_skip() -> frozenset[str]:
-    return (
-        word_union("function_words", "more_function_words", "weekdays", "name_stop")
-        | _month_names()
-    )
-
-
-@functools.cache
-def _month_names() -> frozenset[str]:
-    import calendar
-
-    return frozenset(m.lower() for m in calendar.month_name if m)
+    return word_union("function_words", "more_function_words", "name_stop") | date_names()
 
 
 def _subject(sentence: str, clause_before: str, q: Quantity) -> str:
@@ -217,7 +207,7 @@ def _figure(
             prev.counted.split()[-1],
         )  # "1,000 in one week, and 3,000 since ..."
         inherited = True
-    elif prev and prev.key and run and all(_is_participle(w) for w in run if w.lower() != "or"):
+    elif prev and prev.key and run and all(is_participle(w) for w in run if w.lower() != "or"):
         key_word = prev.counted.split()[
             -1
         ]  # "300 soldiers killed and 2,700 wounded": wounded soldiers
@@ -245,10 +235,6 @@ def _time_stems() -> frozenset[str]:
     return frozenset(stem(w) for w in word_set("time_units"))
 
 
-def _is_participle(word: str) -> bool:
-    return is_participle(word)
-
-
 def _event_words(before: str, after: str) -> str:
     """The -ed/-en words of a figure's clause, as written ("killed or wounded")."""
     skip = word_union(
@@ -256,7 +242,7 @@ def _event_words(before: str, after: str) -> str:
     )
 
     def events(text: str) -> list[str]:
-        return [w for w in WORD.findall(text) if _is_participle(w) and w.lower() not in skip]
+        return [w for w in WORD.findall(text) if is_participle(w) and w.lower() not in skip]
 
     words_ = events(_main_clause(after)) or events(before)
     return " or ".join(dict.fromkeys(words_))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import re
 
-from qa.answer.words import words
+from qa.answer.words import word_set, words
 
 
 @functools.cache
@@ -72,3 +72,11 @@ def is_time_point(text: str) -> bool:
     measurement period. From a dated source it joins the timeline of the same quantity instead of
     forming a scope of its own; "in one week", "since mid-November", "in 2023" stay periods."""
     return bool(text) and _time_point_pattern().fullmatch(text.strip()) is not None
+
+
+@functools.cache
+def date_names() -> frozenset[str]:
+    """Weekday and month names, lower case: words that name a time, never a person or a subject."""
+    import calendar
+
+    return frozenset(m.lower() for m in calendar.month_name if m) | word_set("weekdays")
