@@ -35,21 +35,11 @@ from qa.answer.score import (
 MAX_FALSE_ABSTENTION = 0.07
 # Sentence features the shipped model uses (forward selection on articles 01-17, held-out halves):
 # passage rank and BM25-first hurt held-out ranking, so the sentence stands on its own words.
-SENTENCE_MODEL = (
-    "cos",
-    "cos_rel",
-    "idf_overlap",
-    "idf_overlap_rel",
-    "bigram",
-    "log_len",
-    "novel",
-    "window",
-    "window_rel",
-    "type_who",
-    "type_when",
-    "type_how_many",
-    "type_why",
+SENTENCE_LEFT_OUT = frozenset(
+    # "overlap" and "type_match" are superseded by "idf_overlap" and the per-kind type features
+    {"overlap", "type_match", "rank_inv", "passage_rel", "bm25_first", "first_in_passage"}
 )
+SENTENCE_MODEL = tuple(f for f in SENTENCE_FEATURES if f not in SENTENCE_LEFT_OUT)
 
 # Abstention features the shipped model uses: cosines only relative to the other candidates (absolute
 # ones shift with the corpus; on news, answerable "Who is <name>?" questions score like SQuAD's
