@@ -130,7 +130,7 @@ def group_scopes(found: Sequence[Found], a: Asked, same: set[str], names: set[st
         # a source does not disagree with itself: its two values count two things
         while _own_other_value(by_scope.get(key), f):
             key = (*key[:3], key[3] + "'")
-        counted = fig.counted if thing != a.key else (fig.events if mixed else "")
+        counted = fig.label if thing != a.key else (fig.events if mixed else "")
         scope = by_scope.setdefault(key, Scope(fig.unit, fig.subject, period, counted))
         scope.mixed = mixed
         for row in scope.rows:  # one row per value; a story's copies join its row whatever they say

@@ -46,6 +46,7 @@ class Figure:
     subject: str  # "Samsung"; "" when no name is near
     period: str  # the period phrase as written ("in a single week"); "" when none
     events: str = ""  # its clause's event words as written ("killed or wounded")
+    label: str = ""  # what it counts, as shown: `counted` unless that is a bare word before it
 
     @property
     def duration(self) -> bool:
@@ -82,18 +83,19 @@ def _counted_after(after: str) -> list[str]:
     """The noun phrase right after a number: "engineers", "dead North Korean soldiers", "killed or wounded"."""
     fn, stops = (
         word_union("function_words", "more_function_words"),
-        word_union("period_words", "time_units"),
+        word_union("period_words", "time_units", "period_markers"),
     )
     toks = WORD.findall(after)
     if toks and toks[0].lower().startswith("-"):
         toks = toks[1:]
-    if (
-        len(toks) >= 2
-        and toks[0].lower() in ("of", "in")
-        and toks[1].lower() not in fn | stops
-        and not toks[1][:1].isdigit()
-    ):
-        toks = toks[1:]  # "$2.5 billion in revenue", "12% of voters", "dozens of people"
+    if len(toks) >= 2 and toks[0].lower() in ("of", "in"):
+        j = 1
+        while toks[0].lower() == "of" and j < len(toks) and _determiner(toks[j]):
+            j += 1  # "12% of the vote", "60% of Australia's dairy cattle"
+        if j == len(toks) or toks[j][:1].isdigit():
+            return []  # "60% of Australia's 3 million cattle": the next number's thing
+        if toks[j].lower() not in fn | stops:
+            toks = toks[j:]  # "$2.5 billion in revenue", "12% of voters", "dozens of people"
     if toks and toks[0].lower() in word_set("time_units"):
         return toks[:1]  # "seven days": a duration
     run: list[str] = []
@@ -102,8 +104,8 @@ def _counted_after(after: str) -> list[str]:
         if low == "or" and run:
             run.append(t)
             continue
-        if low in fn or low in stops or t[:1].isdigit():
-            break
+        if low in fn or low in stops or t[:1].isdigit() or low in word_set("number_words"):
+            break  # "die within eight days": the period is no part of the thing
         if run and low.endswith(("ing", "ed")) and run[-1].lower() != "or" and not t[:1].isupper():
             break  # "engineers working on ...": the verb after the noun
         run.append(t)
@@ -112,6 +114,16 @@ def _counted_after(after: str) -> list[str]:
     while run and run[-1].lower() == "or":
         run.pop()
     return run
+
+
+def _determiner(tok: str) -> bool:
+    """An article or a possessive ("its", "the nation's"): what comes before the counted noun."""
+    low = tok.lower()
+    return (
+        low in ("the", "a", "an", "all")
+        or low in word_union("possessive_pronouns", "demonstratives")
+        or low.endswith(("'s", "’s"))
+    )
 
 
 def _counted_before(before: str, at_start: bool) -> str:
@@ -212,6 +224,9 @@ def _figure(
             -1
         ]  # "300 soldiers killed and 2,700 wounded": wounded soldiers
         inherited = True
+    label = " ".join(run) if run else counted if _noun_before(before, counted) else ""
+    if inherited and prev and not run:
+        label = prev.label
     if not counted and q.kind == "count":
         return None  # a bare number: nothing counted
     if q.kind == "count" and q.low == q.high == 1 and not q.surface[:1].isdigit():
@@ -227,6 +242,21 @@ def _figure(
         or _subject(sentence, before, q),
         "",
         _event_words(before, after),
+        label,
+    )
+
+
+def _noun_before(before: str, word: str) -> bool:
+    """Is `word` (the nearest content word before a number) the head of a noun phrase: first in
+    its clause, after an article or possessive ("its revenue rose 12%") or opening a clause ("said
+    profit fell 5%")? A verb ("the pump consumes 1%", "is generated") labels nothing."""
+    if not word:
+        return False
+    toks = WORD.findall(before)
+    at = [i for i, t in enumerate(toks) if t == word]
+    opens = word_union("attribution_words", "subordinators") | {"and", "but"}
+    return bool(at) and (
+        at[-1] == 0 or _determiner(toks[at[-1] - 1]) or toks[at[-1] - 1].lower() in opens
     )
 
 

@@ -16,7 +16,7 @@ import functools
 import re
 from dataclasses import dataclass
 
-from qa.answer.words import phrases, words
+from qa.answer.words import phrases, word_set, words
 
 YEAR_MIN, YEAR_MAX = 1800, 2100
 
@@ -75,7 +75,10 @@ def _pattern() -> re.Pattern:
     vague = _alt(w["vague_numbers"])
     return re.compile(
         rf"(?<![\w.,/$€£¥₩₹:-])(?:(?P<vague>(?:{vague}))(?=\s+of\b)"
-        rf"|(?P<cur>{cur})?\s?(?P<a>{num})(?P<ascale>{scale})?"
+        rf"|(?P<frac>(?:{_alt(w['fractions'])}))(?=\s+of\b)(?!\s+of\s+an?\s+(?:{_alt(w['scales'])}|"
+        rf"{_alt(w['time_units'])})\b)"
+        rf"|(?P<ra>{num})\s+(?:in|out\s+of)\s+(?P<rb>{num})(?!\s*(?:{_alt(w['time_units'])})\b|[\d,])"
+        rf"|(?P<cur>{cur})?\s?(?P<a>{num})(?P<ascale>{scale})?(?P<apct>{pct})?"
         rf"(?:\s*(?P<sep>-|–|—|\bto\b|\band\b)\s*(?P<cur2>{cur})?(?P<b>{num})(?P<bscale>{scale})?)?"
         rf"(?P<pct>{pct})?(?P<curw>{curword})?)"
         rf"(?![\w%]|[.,]\d|:\d|-(?:year|month|week|day|hour|minute)s?-old)",
@@ -106,7 +109,7 @@ def _trie(items) -> str:
 def _candidates() -> tuple[re.Pattern, re.Pattern, tuple[str, ...]]:
     """Where a number may start: a digit or currency sign; a number word (scanned for only when present)."""
     w = words()
-    starts = tuple(sorted({*w["number_words"], *w["vague_numbers"]}))
+    starts = tuple(sorted({*w["number_words"], *w["vague_numbers"], *w["fractions"]}))
     signs = "".join(sorted({s[-1] for s in w["currency_symbols"] if not s[-1].isalpha()}))
     digits = re.compile(rf"(?:US|HK|[AC])?[{re.escape(signs)}]|\d")
     wordy = re.compile(rf"(?<![a-z]){_trie(starts)}(?![a-z])")
@@ -175,29 +178,46 @@ def _from_match(text: str, m: re.Match) -> Quantity | None:
         lo, hi = words()["vague_numbers"][m.group("vague").lower()]
         qual, _ = qualifier_before(text, m.start())
         return Quantity(m.start(), m.end(), m.group(), float(lo), float(hi), qual or "about", "")
+    if m.group("frac"):  # "two-thirds of": a share, as a percent ("the first half of": a period)
+        if re.search(r"\b(?:the|first|second|last|latter|other)\s+$", text[: m.start()], re.I):
+            return None
+        share = float(words()["fractions"][m.group("frac").lower()])
+        qual, _ = qualifier_before(text, m.start())
+        return Quantity(m.start(), m.end(), m.group(), share, share, qual, "%")
+    if m.group("ra"):
+        return _ratio(text, m)
     a = _number(m.group("a"))
     if a is None:
         return None
     b = _number(m.group("b")) if m.group("b") else None
     sep = (m.group("sep") or "").lower()
+    if b is not None and m.group("apct") and not m.group("pct"):
+        return _single(text, m)  # "rose 5% to $2 billion": a percent, then a sum
     if b is not None and sep in ("to", "and"):
-        lead = text[max(0, m.start() - 12) : m.start()].lower()
-        if (
-            sep == "to"
-            and re.search(r"\bfrom\s*$", lead)
-            or sep == "and"
-            and not re.search(r"\bbetween\s*$", lead)
-        ):
-            return _single(text, m)  # "from 3% to 5%" is a change; "5 and 6" two numbers
+        lead = text[max(0, m.start() - 16) : m.start()].lower()
+        last = re.findall(r"[a-z]+", lead)[-1:]
+        change = (  # "range from 5 to 9" is a range
+            re.search(r"\bfrom\s*$", lead) and not re.search(r"\brang\w*\s+from\s*$", lead)
+        ) or (  # "rose 2% to 5%", "fell $3 to $40" ("rose 10 to 12 points" stays a range)
+            last and last[0] in word_set("change_words") and bool(m.group("apct") or m.group("cur"))
+        )
+        if sep == "to" and change or sep == "and" and not re.search(r"\bbetween\s*$", lead):
+            return _single(
+                text, m
+            )  # "from 3% to 5%", "rose 2% to 5%": changes; "5 and 6" two numbers
     a_scale, b_scale = _scale(m.group("ascale")), _scale(m.group("bscale"))
     if b is not None and not m.group("ascale") and m.group("bscale"):
         a_scale = b_scale  # "10-12 thousand": the scale is written once
     low, high = a * a_scale, (b * b_scale if b is not None else a * a_scale)
     if high < low:
         return None  # "2-1" (a score) or a code, not a range
-    unit = "%" if m.group("pct") else _currency(m)
+    unit = "%" if m.group("pct") or m.group("apct") else _currency(m)
     qual, _ = qualifier_before(text, m.start())
-    surface = m.group().strip()
+    start, surface = m.start(), m.group().strip()
+    between = re.search(r"\bbetween\s+$", text[max(0, start - 10) : start], re.IGNORECASE)
+    if b is not None and sep == "and" and between:  # "between 3 and 14": one value, as written
+        start -= len(between.group())
+        surface = text[start : m.end()].strip()
     plain = m.group("a")
     year = (
         b is None
@@ -207,7 +227,18 @@ def _from_match(text: str, m: re.Match) -> Quantity | None:
         and len(plain) == 4
         and YEAR_MIN <= a <= YEAR_MAX
     )
-    return Quantity(m.start(), m.end(), surface, low, high, qual, unit, year)
+    return Quantity(start, m.end(), surface, low, high, qual, unit, year)
+
+
+def _ratio(text: str, m: re.Match) -> Quantity | None:
+    """ "One in five adults": a share, as a percent; "2 in 2019" is a number and a year."""
+    a, b = _number(m.group("ra")), _number(m.group("rb"))
+    if a is None or b is None or not 0 < a < b or YEAR_MIN <= b <= YEAR_MAX:
+        sub = _pattern().match(text, m.start(), m.end("ra"))
+        return _from_match(text, sub) if sub is not None and not sub.group("ra") else None
+    qual, _ = qualifier_before(text, m.start())
+    share = 100 * a / b
+    return Quantity(m.start(), m.end(), m.group(), share, share, qual, "%")
 
 
 def _single(text: str, m: re.Match) -> Quantity | None:

@@ -38,6 +38,25 @@ def numbers(text: str) -> list[tuple[str, float, float, str, str]]:
         ("twenty-five players", [("twenty-five", 25, 25, "", "")]),
         ("hundreds of people", [("hundreds", 200, 999, "about", "")]),
         ("from 3% to 5%", [("3%", 3, 3, "", "%"), ("5%", 5, 5, "", "%")]),
+        # a range written with the unit twice is one value; after a change verb it is two
+        ("only 1% to 3% of the power", [("1% to 3%", 1, 3, "", "%")]),
+        ("between 30%–50% oxygen", [("30%–50%", 30, 50, "", "%")]),
+        ("sales rose 2% to 5%", [("2%", 2, 2, "", "%"), ("5%", 5, 5, "", "%")]),
+        (
+            "sales rose 5% to $2 billion",
+            [("5%", 5, 5, "", "%"), ("$2 billion", 2e9, 2e9, "", "USD")],
+        ),
+        ("lost 30 to 50 thousand people", [("30 to 50 thousand", 30e3, 50e3, "", "")]),
+        ("estimates range from 5,000 to 9,000", [("5,000 to 9,000", 5000, 9000, "", "")]),
+        ("between 3 and 14 hours a week", [("between 3 and 14", 3, 14, "", "")]),
+        ("3 and 14 hours", [("3", 3, 3, "", ""), ("14", 14, 14, "", "")]),
+        # shares in words are percents; a half that is a period is none
+        ("nearly two-thirds of the milk", [("two-thirds", 66.7, 66.7, "nearly", "%")]),
+        ("Half of the voters", [("Half", 50, 50, "", "%")]),
+        ("in the first half of the year", []),
+        ("half an hour", []),
+        ("one in five bird species", [("one in five", 20, 20, "", "%")]),
+        ("won 3 in 4 minutes", [("3", 3, 3, "", ""), ("4", 4, 4, "", "")]),
         ("the 32-year-old mayor", []),
         ("MiG-29 jets and COVID-19 cases", []),
         ("on March 5, 2024 at 10:30", []),
@@ -45,6 +64,21 @@ def numbers(text: str) -> list[tuple[str, float, float, str, str]]:
 )
 def test_number_parser(text, expected):
     assert numbers(text) == [(s, float(lo), float(hi), q, u) for s, lo, hi, q, u in expected]
+
+
+def test_what_a_share_counts_and_how_it_is_labelled():
+    (power,) = sentence_figures("The pump consumes only 1% to 3% of the turbine power.")
+    assert (power.quantity.surface, power.counted, power.label) == (
+        "1% to 3%",
+        "turbine power",
+        "turbine power",
+    )  # "of the X": the article is skipped
+    (milk,) = sentence_figures("The state produces nearly two-thirds of the nation's milk.")
+    assert (milk.counted, milk.label) == ("milk", "milk")  # so is a possessive
+    (pump,) = sentence_figures("The pump consumes 5%.")
+    assert pump.key == "consum" and pump.label == ""  # a verb before the number is no label
+    (profit,) = sentence_figures("The company said profit fell 5%.")
+    assert profit.label == "profit"  # a noun opening its clause is
 
 
 def test_years_are_dates_not_figures():
