@@ -94,10 +94,16 @@ def subject_ok(f: Figure, a: Asked, sure: frozenset[str] | None = None) -> bool:
     not a clause's nearest name ("France lost a million people" may count French people)."""
     if not a.modifiers:
         return True
-    mine = {w.lower()[:5] for w in (f.subject + " " + f.counted).split()}
+    words_ = (f.subject + " " + f.counted).split()
+    mine = {w.lower()[:5] for w in words_}
     in_counted = any(w[:1].isupper() for w in f.counted.split())
     named = (f.subject or in_counted) if sure is None else (in_counted or f.subject_key in sure)
-    return not named or any(m.lower()[:5] in mine for m in a.modifiers)
+    if not named:
+        return True
+    asked = {m.lower()[:5] for m in a.modifiers}
+    # "South Korean troops" asked, "North Korean troops" given: a shared word, and one each apart
+    apart = asked - mine and {w.lower()[:5] for w in words_ if w[:1].isupper()} - asked
+    return bool(asked & mine) and not apart
 
 
 def fullest(found: Sequence[Found], a: Asked) -> list[Found]:

@@ -437,6 +437,15 @@ def test_a_count_of_another_subject_is_still_no_figure():
     assert b.render({0: 1}).startswith("The sources give no figure for Ukrainian players")
 
 
+def test_a_name_sharing_a_word_with_the_asked_one_is_another_subject():
+    s = sents(("a", "About 300 North Korean soldiers were killed in January."))
+    b, _ = block("How many South Korean soldiers were killed?", s)
+    b.hedge([0])
+    assert b.render({0: 1}).startswith("The sources give no figure for South Korean soldiers")
+    b, text = block("How many Korean soldiers were killed?", s)
+    assert "300" in text  # a name the figure narrows is the same subject
+
+
 def test_figures_of_different_events_are_not_set_against_each_other():
     s = sents(
         ("a", "More than 12,000 workers have been deployed to the site."),
