@@ -15,7 +15,14 @@ from qa.config import Settings
 from qa.corpus import published_between
 from qa.embed import Embedder, QuestionVectors, shared_embedder
 from qa.errors import QuestionError, UnknownDocumentError
-from qa.follow_up import is_citation_question, is_follow_up, resolve_follow_up, sources_answer  # noqa: F401
+from qa.follow_up import (  # noqa: F401 (is_follow_up re-exported)
+    is_citation_question,
+    is_follow_up,
+    is_speaker_question,
+    resolve_follow_up,
+    sources_answer,
+    speaker_answer,
+)
 from qa.index import Index, load_index
 from qa.retrieve import Retriever
 
@@ -67,6 +74,16 @@ class Engine:
                     self._index = load_index(self.settings)
                     self.answers.bind(self._index)
         return self._index
+
+    def source_text(self, doc_id: str) -> str | None:
+        """A document's current text (None when it cannot be read): what a quote's neighbours say."""
+        from qa.corpus import read_document
+        from qa.errors import QAError
+
+        try:
+            return read_document(self.settings.corpus_dir, doc_id).text
+        except QAError:
+            return None
 
     def reload(self) -> Index:
         with self._lock:
@@ -169,6 +186,10 @@ class Conversation:
         last = next((t for t in reversed(self.turns) if not t.abstained), None)
         if last is not None and is_citation_question(q):
             answer = sources_answer(q, last)
+            self.turns.append(answer)
+            return answer
+        if last is not None and last.citations and is_speaker_question(q):
+            answer = speaker_answer(q, last, self.engine.source_text)
             self.turns.append(answer)
             return answer
         resolved = resolve_follow_up(q, self.turns)

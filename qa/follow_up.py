@@ -6,7 +6,8 @@ The rules (every word list in `qa/answer/words.json`):
 - an elliptic question carries the previous question: "And the wounded?" after "How many troops
   were deployed?" becomes "How many troops were wounded?"; "And Kim?" after "Who is Ryu?" becomes
   "Who is Kim?"; a bare wh-phrase ("Over what period?", "Why?") joins it: "How many troops were
-  deployed, and over what period?"; "Who said that?" asks who said the previous answer's first quote;
+  deployed, and over what period?"; "Who said that?" is answered from the previous answer's first
+  quote: the speaker its sentence names, or that it names none (`speaker_answer`);
 - a pronoun binds to a noun phrase of the previous question: he/she/his/her to its last person
   name, they/them/their to its plural noun phrase ("the two captured soldiers"), never to a string
   of capitalised words; a question that names its own subject and has no pronoun stands alone;
@@ -210,17 +211,8 @@ def resolve_follow_up(question: str, turns: Sequence) -> str:
     rest = _elliptic_start(question)
     if rest is not None:
         return _ellipsis(rest, previous)
-    q = _norm(question)
-    if q in (
-        "who said that",
-        "who said it",
-        "who said so",
-        "who says so",
-        "according to whom",
-        "says who",
-    ):
-        quote = last.citations[0].text.strip() if getattr(last, "citations", None) else ""
-        return f'Who said "{quote}"?' if quote else f"Who said that: {previous.rstrip('?')}?"
+    if is_speaker_question(question):  # no quote to ask about: the previous question's speaker
+        return f"Who said that: {previous.rstrip('?')}?"
     if _bare_wh(question):
         return f"{previous.strip().rstrip('?.! ')}, and {question.strip().rstrip('?.! ').lower()}?"
     first_quote = last.citations[0].text if getattr(last, "citations", None) else ""
@@ -232,6 +224,42 @@ def resolve_follow_up(question: str, turns: Sequence) -> str:
     # "When does it start?": the previous question's own subject, before a name its answer quotes
     about = person_name(previous) or group or person or " ".join(question_names(previous))
     return f"About {about}: {question}" if about else question
+
+
+def is_speaker_question(question: str) -> bool:
+    """ "Who said that?", "According to whom?": asks who said the last answer's first quote."""
+    return _norm(question) in {_norm(p) for p in phrases("speaker_questions")}
+
+
+def _facts(c) -> str:
+    """ "“Title” (file, outlet, date)": where a citation comes from."""
+    facts = [c.source] + [str(v) for a in ("outlet", "published") if (v := getattr(c, a, None))]
+    return f"“{c.title}” ({', '.join(facts)})"
+
+
+def speaker_answer(question: str, last, source_text=None):
+    """Who said the last answer's first quote, as its own sentence attributes it, or that it names no
+    one (the article's own words). `source_text(doc_id)`: the document's text, for "he said"."""
+    from qa.answer import Answer
+    from qa.answer.speakers import speaker
+
+    cites = list(getattr(last, "citations", None) or [])
+    first = (getattr(last, "quotes", None) or [c.id for c in cites])[:1]
+    c = next((x for x in cites if x.id in first), None)
+    if c is None:
+        return Answer(question, "The previous answer quoted no source.", [])
+    text = source_text(c.source) if source_text else None
+    before = (
+        text[max(0, c.start - 600) : c.start] if text and text[c.start : c.end] == c.text else ""
+    )
+    who, how = speaker(c.text, before)
+    if how == "said":
+        said = f"{who[:1].upper()}{who[1:]} said it [{c.id}], in {_facts(c)}."
+    elif how:
+        said = f"{_facts(c)} attributes it to {who} [{c.id}]."
+    else:
+        said = f"{_facts(c)} gives it in its own words and names no speaker [{c.id}]."
+    return Answer(question, f"{said} “{c.text.strip()}” [{c.id}]", [c], quotes=(c.id,))
 
 
 def sources_answer(question: str, last):
@@ -248,12 +276,6 @@ def sources_answer(question: str, last):
         parts = []
         for source, ids in seen.items():
             c = next(x for x in cites if x.source == source)
-            facts = [source]
-            for attr in ("outlet", "published"):
-                value = getattr(c, attr, None)
-                if value:
-                    facts.append(str(value))
-            marks = "".join(f"[{i}]" for i in ids)
-            parts.append(f"“{c.title}” ({', '.join(facts)}) {marks}")
+            parts.append(f"{_facts(c)} {''.join(f'[{i}]' for i in ids)}")
         text = "The previous answer quotes " + "; ".join(parts) + "."
     return Answer(question, text, cites, resolved_question=None)

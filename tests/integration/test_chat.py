@@ -54,6 +54,17 @@ def test_which_article_says_that_names_the_last_answers_sources(engine):
 
 
 @pytest.mark.slow
+def test_who_said_that_names_the_speaker_of_the_last_first_quote(engine):
+    conv = Conversation(engine)
+    first = conv.ask("What did the defector Pak Yusung say about captured soldiers?")
+    quote = next(c for c in first.citations if c.id == first.quotes[0])
+    assert "Pak Yusung, added" in quote.text
+    second = conv.ask("Who said that?")
+    assert second.answer.startswith(f"Pak Yusung said it [{quote.id}]")
+    assert second.citations == [quote] and quote.source in second.answer
+
+
+@pytest.mark.slow
 def test_chat_json_resolves_follow_ups(real_settings):
     stdin = (
         "Who is Ryu Seong-hyeon?\nWhen did he escape?\nWho won the football world cup in 1998?\n"
