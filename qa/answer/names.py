@@ -16,7 +16,7 @@ import threading
 import weakref
 from dataclasses import dataclass
 
-from qa.answer.stems import stem
+from qa.answer.stems import WORD, stem
 from qa.answer.words import word_union
 
 _TOKEN = re.compile(r"[\w'’]+(?:-[\w'’]+)*")
@@ -138,10 +138,27 @@ def vocabulary(index) -> Vocabulary | None:
         stems = {stem(w) for w in words_}
     else:
         return None
+    described = _metadata_words(getattr(index, "documents", None) or {})
+    words_ |= described
+    stems |= {stem(w) for w in described}
     vocab = Vocabulary(tuple(sorted(words_)), frozenset(stems), frozenset(words_))
     with _lock, contextlib.suppress(TypeError):
         _vocab_cache[index] = vocab
     return vocab
+
+
+def _metadata_words(documents: dict) -> set[str]:
+    """Words of the documents' titles, outlets and authors: "According to the Maritime Trade
+    Bulletin, ..." names an outlet the corpus holds, though no body text mentions it."""
+    out: set[str] = set()
+    for entry in documents.values():
+        if not isinstance(entry, dict):
+            continue
+        meta = entry.get("meta") if isinstance(entry.get("meta"), dict) else {}
+        for value in (entry.get("title"), meta.get("outlet"), meta.get("author")):
+            if isinstance(value, str):
+                out |= {w.lower().replace("’", "'").removesuffix("'s") for w in WORD.findall(value)}
+    return out
 
 
 def missing_names(query: str, index) -> list[str]:

@@ -43,6 +43,20 @@ def test_a_name_anywhere_in_the_corpus_is_not_missing():
     assert missing_names("When did Pietersen resign?", idx) == ["Pietersen"]
 
 
+def test_an_outlet_or_author_of_the_corpus_is_not_missing():
+    idx = index_of(TEXTS)
+    question = "According to the Harbor Ledger, who opened the library?"
+    assert missing_names(question, idx) == ["Harbor Ledger"]
+    idx.documents = {
+        "a.txt": {
+            "title": "Library opens",
+            "meta": {"outlet": "Harbor Ledger", "author": "Ana Ruiz"},
+        }
+    }
+    assert missing_names(question, idx) == []  # named in a document's metadata, not its text
+    assert missing_names("What did Ana Ruiz write?", idx) == []
+
+
 def test_close_spellings_count_as_present():
     idx = index_of(["President Zelenskyy spoke in Kyiv.", "South Korean officials met."])
     assert missing_names("What did Zelensky say?", idx) == []  # shorter form
