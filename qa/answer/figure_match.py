@@ -130,7 +130,8 @@ def _about(a: Asked, stems: frozenset[str], before: frozenset[str] = frozenset()
     need = min(2, len(topic))
     if not topic or not topic & seen:
         return False
-    return len(topic & seen) >= need or len(topic & (seen | {w[:5] for w in before})) >= need
+    near = seen | {verb_stem(w)[:5] for w in before}  # the sentence before: "rose" ~ "rise" too
+    return len(topic & seen) >= need or len(topic & near) >= need
 
 
 def _topic(a: Asked) -> frozenset[str]:
