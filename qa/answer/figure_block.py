@@ -142,9 +142,11 @@ def figure_block(
     prev = _sentence_before(sentences, {f.sentence for f in found})
     kept = [f for f in found if matches(f.figure, a, close, apart, prev.get(f.sentence, _NONE))]
     same = {k for (_, k), c in close.items() if c >= SYNONYM} | {a.key}
-    if (
-        not kept and a.key
-    ):  # nothing counts it closely: near words ("people" ~ "employees") in on-topic sentences
+    counted = any(f.figure.key in same for f in found)  # for another event or subject, maybe
+    if not kept and a.key and not counted:
+        # nothing counts it closely: near words ("people" ~ "employees") in on-topic sentences;
+        # not when the asked thing itself is counted ("4,812 patients enrolled" for "patients
+        # died": "310 hospitals" is no count of patients)
         loose = {pair: 1.0 for pair, c in close.items() if c >= WEAK_SYNONYM}
         kept = [
             f

@@ -25,6 +25,7 @@ from qa.answer.quantities import Quantity, parse_quantities
 from qa.answer.stems import WORD, content_stems, is_participle, plural, stem
 from qa.answer.words import word_set, word_union
 
+_PART_OF = re.compile(r"\s+(?:out\s+)?of\s+(?:the\s+|its\s+|their\s+)?")
 CLAUSE_BREAK = re.compile(r"[;:!?()]|,(?!\d{3})|\.(?:\s|$)|\s[-–—]\s")
 MAX_COUNTED_WORDS = 4
 
@@ -184,10 +185,18 @@ def sentence_figures(sentence: str) -> tuple[Figure, ...]:
         return ()
     spans = periods(sentence)
     qs = [q for q in qs if not any(a <= q.start < b for a, b, _ in spans)]
-    out = []
+    out: list[Figure] = []
+    skip = -1
     for i, q in enumerate(qs):
+        if i == skip:
+            continue
         lo = qs[i - 1].end if i else 0
         hi = qs[i + 1].start if i + 1 < len(qs) else len(sentence)
+        one = q.low == q.high == 1 and not q.surface[:1].isdigit()  # "one of the 11": a member
+        if hi < len(sentence) and not one and _PART_OF.fullmatch(sentence[q.end : hi]):
+            # "31 of the 57 seats": one figure, read as written, counting what the whole counts
+            q = replace(q, end=qs[i + 1].end, surface=sentence[q.start : qs[i + 1].end])
+            hi, skip = qs[i + 2].start if i + 2 < len(qs) else len(sentence), i + 1
         before, after = _window(sentence, q, lo, hi)
         fig = _figure(sentence, q, before, after, out[-1] if out else None)
         if fig is not None:

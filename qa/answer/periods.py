@@ -33,7 +33,7 @@ def _period_pattern() -> re.Pattern:
         rf"(?:(?:a|an|one|\d+(?:\.\d+)?|{nums})\s+)?(?:(?:{mods})\s+)?(?:{units})\b"
     )
     return re.compile(
-        rf"\b(?:{span}|(?:since|by|until|till|through|from|in|during|as of|before|after|between|on|at)\s+{when}"
+        rf"\b(?:{span}|(?:since|by|until|till|through|from|in|during|as of|before|after|between|on|at)\s+{when}(?!['’]s\b)"
         rf"|(?:last|this|next|a|per|each|every)\s+(?:{units})\b|annually\b|so far(?:\s+this\s+(?:{units}))?\b"
         rf"|to date\b|year-on-year\b|year-over-year\b)",
         re.IGNORECASE,

@@ -81,6 +81,14 @@ def test_what_a_share_counts_and_how_it_is_labelled():
     assert profit.label == "profit"  # a noun opening its clause is
 
 
+def test_a_part_of_a_whole_is_one_figure_counting_what_the_whole_counts():
+    (part,) = sentence_figures("The party won 31 of the 57 seats in Sunday's election.")
+    assert (part.quantity.surface, part.quantity.low, part.counted) == ("31 of the 57", 31, "seats")
+    assert part.period == ""  # "in Sunday's election" names an election, not a period
+    (whole,) = sentence_figures("It is one of the 11 megaregions of the country.")
+    assert (whole.quantity.surface, whole.counted) == ("11", "megaregions")  # "one of": a member
+
+
 def test_years_are_dates_not_figures():
     (q,) = parse_quantities("In 2019 he fled.")
     assert q.year and q.surface == "2019"
@@ -444,6 +452,36 @@ def test_a_name_sharing_a_word_with_the_asked_one_is_another_subject():
     assert b.render({0: 1}).startswith("The sources give no figure for South Korean soldiers")
     b, text = block("How many Korean soldiers were killed?", s)
     assert "300" in text  # a name the figure narrows is the same subject
+
+
+class WordVectors:
+    """A deterministic embedder for single words: given 2-d directions, others orthogonal."""
+
+    name = "word-vectors"
+
+    def __init__(self, angles: dict[str, float]) -> None:
+        self.angles = angles
+
+    def encode(self, words):
+        out = np.zeros((len(words), 2 + len(words)), dtype=np.float32)
+        for i, w in enumerate(words):
+            if w in self.angles:
+                out[i, :2] = np.cos(self.angles[w]), np.sin(self.angles[w])
+            else:
+                out[i, 2 + i] = 1.0
+        return out
+
+
+def test_a_near_word_does_not_stand_in_for_an_asked_thing_counted_for_another_event():
+    # "hospitals" is a near word of "patients" (cosine 0.6: above the loose 0.5, below 0.7)
+    near = WordVectors({"patients": 0.0, "hospitals": float(np.arccos(0.6))})
+    s = sents(("a", "The trial enrolled 4,812 patients at 310 hospitals in 19 countries."))
+    question = "How many patients died during the trial?"
+    b = figure_block(question, None, s, np.ones(1), Docs(), near, min_score=0.0)
+    assert b.scopes == []  # 310 hospitals is no count of patients who died
+    s = sents(("a", "The trial ran at 310 hospitals in 19 countries."))
+    b = figure_block("How many patients took part in the trial?", None, s, np.ones(1), Docs(), near)
+    assert [f.low for f in b.figures({0: 1})] == [310]  # the near word, when nothing else counts
 
 
 def test_figures_of_different_events_are_not_set_against_each_other():
