@@ -26,6 +26,7 @@ from qa.answer.asks import Asked, asked
 from qa.answer.figure_match import (
     SYNONYM,
     WEAK_SYNONYM,
+    another_named,
     event_closeness,
     event_stems,
     fullest,
@@ -43,7 +44,7 @@ from qa.answer.figure_scopes import (
     inner_capitals,
 )
 from qa.answer.figure_text import ShownFigure, render, shown_figures
-from qa.answer.figures import sentence_figures
+from qa.answer.figures import names_in, sentence_figures
 from qa.answer.similar import closeness
 from qa.answer.stems import content_stems, stem
 
@@ -154,10 +155,19 @@ def figure_block(
             if matches(f.figure, a, loose, apart, prev.get(f.sentence, _NONE))
             and on_topic(a, sentences[f.sentence].text)
         ]
+    named = [n for _, n in names_in(resolved or question) if n.lower() not in a.noun.lower()]
+    kept = [f for f in kept if not another_named(f.figure, named, _stems_near(f, sentences, prev))]
     kept = fullest(kept, a)
     names = {w for i in {f.sentence for f in kept} for w in inner_capitals(sentences[i].text)}
     near = _near(a, found, sentences)
     return FigureBlock(a, group_scopes(kept, a, same, names), latest=a.latest, near=near)
+
+
+def _stems_near(f: Found, sentences: Sequence, prev: dict) -> frozenset[str]:
+    """Content stems of a figure's sentence, the sentence before it and its whole passage."""
+    s = sentences[f.sentence]
+    text = getattr(getattr(s, "chunk", None), "text", None) or s.text
+    return content_stems(s.text) | content_stems(text) | prev.get(f.sentence, _NONE)
 
 
 def _closeness(a: Asked, found: Sequence[Found], embedder) -> dict[tuple[str, str], float]:

@@ -106,6 +106,16 @@ def subject_ok(f: Figure, a: Asked, sure: frozenset[str] | None = None) -> bool:
     return bool(asked & mine) and not apart
 
 
+def another_named(f: Figure, names: Sequence[str], near: frozenset[str]) -> bool:
+    """The question names someone (`names`: "Port of Selby") whom neither the figure's sentence
+    nor the one before mentions (`near`: their content stems), and the figure names its own
+    subject ("Brennholm ... handles 3.2 million containers"): it counts another's thing."""
+    wanted = [content_stems(n) for n in names]
+    if not any(wanted) or any(w and w <= near for w in wanted) or not f.subject:
+        return False  # a name is mentioned when all its words are ("Port of Selby", not "port")
+    return not content_stems(f.subject) & frozenset().union(*wanted)
+
+
 def fullest(found: Sequence[Found], a: Asked) -> list[Found]:
     """Figures counting the whole asked noun phrase, when some do ("extra beds", not only "beds")."""
     words = " ".join(w for w in a.noun.split() if w[:1].islower())  # names: see subject_ok

@@ -141,7 +141,7 @@ def _counted_before(before: str, at_start: bool) -> str:
     return ""
 
 
-def _names(text: str) -> list[tuple[int, str]]:
+def names_in(text: str) -> list[tuple[int, str]]:
     """Capitalised phrases ("North Korea", "Samsung") with their start, months and weekdays left out."""
     skip = _name_skip()
     out: list[tuple[int, str]] = []
@@ -163,12 +163,12 @@ def _subject(sentence: str, clause_before: str, q: Quantity) -> str:
     """The nearest name before the number in its clause, skipping sources ("X said"); else the sentence's first."""
     attrib = word_set("attribution_words")
     offset = q.start - len(clause_before)
-    for start, name in reversed(_names(clause_before)):
+    for start, name in reversed(names_in(clause_before)):
         nxt = WORD.findall(sentence[offset + start + len(name) : q.start])
         if nxt and nxt[0].lower() in attrib:
             continue
         return name
-    for start, name in _names(sentence):
+    for start, name in names_in(sentence):
         nxt = WORD.findall(sentence[start + len(name) :])
         if start < q.start and not (nxt and nxt[0].lower() in attrib):
             return name
@@ -213,7 +213,10 @@ def sentence_figures(sentence: str) -> tuple[Figure, ...]:
 def _figure(
     sentence: str, q: Quantity, before: str, after: str, prev: Figure | None
 ) -> Figure | None:
-    """The figure of number `q` given its clause; None when it counts nothing (a duration, "one")."""
+    """The figure of number `q` given its clause; None when it counts nothing (a duration, "one",
+    a name's number such as "Phase 3" or "Route 108")."""
+    if _label_number(sentence, q):
+        return None
     run = _counted_after(after)
     counted = (
         " ".join(run)
@@ -253,6 +256,17 @@ def _figure(
         _event_words(before, after),
         label,
     )
+
+
+def _label_number(sentence: str, q: Quantity) -> bool:
+    """ "Phase 3 trial", "Route 108": a plain number right after a capitalised word names a thing."""
+    if q.kind != "count" or q.qualifier or not q.surface.isdigit():
+        return False
+    m = re.search(r"\b([A-Z][\w-]*)\s$", sentence[max(0, q.start - 30) : q.start])
+    skip = word_union("function_words", "more_function_words", "linking_words", "qualifiers")
+    following = WORD.findall(sentence[q.end : q.end + 30])[:1]
+    counts = bool(following) and plural(following[0])  # "in Venice 22 times": a count
+    return bool(m) and m.group(1).lower() not in skip | date_names() and not counts
 
 
 def _noun_before(before: str, word: str) -> bool:

@@ -484,6 +484,19 @@ def test_a_near_word_does_not_stand_in_for_an_asked_thing_counted_for_another_ev
     assert [f.low for f in b.figures({0: 1})] == [310]  # the near word, when nothing else counts
 
 
+def test_a_figure_of_a_subject_the_question_does_not_name_is_not_given():
+    s = sents(("a", "Brennholm, the largest port, handles about 3.2 million containers a year."))
+    b, _ = block("How many containers a year does the Port of Selby handle?", s)
+    assert b.scopes == []  # Brennholm's count is no figure for Selby
+    b, text = block("How many containers a year does Brennholm handle?", s)
+    assert "3.2 million" in text
+    s = sents(
+        ("a", "The Port of Selby is small."), ("a", "It handles about 2 million containers a year.")
+    )
+    b, text = block("How many containers a year does the Port of Selby handle?", s)
+    assert "2 million" in text  # no subject of its own: the sentence before may name it
+
+
 def test_figures_of_different_events_are_not_set_against_each_other():
     s = sents(
         ("a", "More than 12,000 workers have been deployed to the site."),
