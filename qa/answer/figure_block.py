@@ -17,6 +17,7 @@ The rules, each testable on tiny texts:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -155,6 +156,10 @@ def figure_block(
             if matches(f.figure, a, loose, apart, prev.get(f.sentence, _NONE))
             and on_topic(a, sentences[f.sentence].text)
         ]
+    by_how_much = re.search(r"\bby how much\b", (resolved or question).lower())
+    if by_how_much and any(f.figure.quantity.kind != "count" for f in kept):
+        # "By how much did the drug lower admissions?": the percent or sum, not the trial's counts
+        kept = [f for f in kept if f.figure.quantity.kind != "count"]
     named = [n for _, n in names_in(resolved or question) if n.lower() not in a.noun.lower()]
     kept = [f for f in kept if not another_named(f.figure, named, _stems_near(f, sentences, prev))]
     kept = fullest(kept, a)

@@ -497,6 +497,15 @@ def test_a_figure_of_a_subject_the_question_does_not_name_is_not_given():
     assert "2 million" in text  # no subject of its own: the sentence before may name it
 
 
+def test_by_how_much_prefers_the_change_to_the_counts_around_it():
+    s = sents(
+        ("a", "The drug cut heart failure admissions by 23 percent."),
+        ("a", "The heart failure trial enrolled 4,812 patients at 310 hospitals."),
+    )
+    b, text = block("By how much did the drug lower heart failure admissions?", s)
+    assert "23 percent" in text and "4,812" not in text and "310" not in text
+
+
 def test_figures_of_different_events_are_not_set_against_each_other():
     s = sents(
         ("a", "More than 12,000 workers have been deployed to the site."),
