@@ -12,6 +12,7 @@ passages. Quantity questions get a figures summary first (see `qa.answer.figures
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -240,7 +241,35 @@ def compose(
         return _abstain(question, hits, resolved, lacking=_missing_words(query, decision.missing))
     many = r.terms.kind in MANY_KINDS
     chosen = _select(r, [], MAX_MANY if many else MAX_SENTENCES)
+    if r.terms.kind == "said":
+        speech = [j for j in quoted_speech_after(r.sentences, chosen[0]) if j not in chosen]
+        chosen = chosen[:1] + speech + chosen[1:]
     return _with_figures(question, resolved, r, chosen, index, embedder)
+
+
+_OPENS_QUOTE = re.compile(r"^\s*[\"“]")
+_CLOSES_QUOTE = re.compile(r"[\"”]\s*(?:,?\s*\w+\s+\w+\.?|\.?)\s*$")
+MAX_SPEECH = 2  # sentences of one quotation added after the sentence naming its speaker
+
+
+def quoted_speech_after(sentences: Sequence[Sentence], i: int) -> list[int]:
+    """The quotation right after sentence `i` in its passage ('Markos conceded defeat on Monday.
+    "We will respect their decision," she said.'): what a "what did X say" question asks for, though
+    its words rarely repeat the question's. Empty when the next sentence opens no quotation."""
+    out: list[int] = []
+    s = sentences[i]
+    for j in range(i + 1, min(len(sentences), i + 1 + MAX_SPEECH)):
+        t = sentences[j]
+        if (
+            t.chunk is not s.chunk
+            or t.start < s.end
+            or (not out and not _OPENS_QUOTE.match(t.text))
+        ):
+            break
+        out.append(j)
+        if _CLOSES_QUOTE.search(t.text):
+            break
+    return out
 
 
 def _meta(index, doc_id: str) -> dict:

@@ -280,6 +280,21 @@ def test_compose_quotes_the_sentence_that_answers_first(fake_embedder, monkeypat
     assert all(c.text in a.answer for c in a.citations)
 
 
+def test_a_said_question_quotes_the_speech_after_the_sentence_naming_its_speaker():
+    from qa.answer.compose import passage_sentences, quoted_speech_after
+
+    text = (
+        "Mayor Rosa Diaz conceded defeat on Monday morning. "
+        '"The voters have spoken, and we will respect their decision. We will be a strong '
+        'opposition," she said. Turnout was 61 percent.'
+    )
+    sentences = passage_sentences(_hits(text))
+    speech = " ".join(sentences[j].text for j in quoted_speech_after(sentences, 0))
+    assert "respect their decision" in speech and "Turnout" not in speech  # up to "she said."
+    last = len(sentences) - 1
+    assert quoted_speech_after(sentences, last - 1) == []  # the next sentence opens no quotation
+
+
 def test_compose_abstains_and_says_what_is_missing(fake_embedder, monkeypatch):
     _rule_models(monkeypatch)
     index, retriever, settings = _engine_parts(fake_embedder)
