@@ -13,19 +13,50 @@ import bisect
 import contextlib
 import re
 import threading
+import unicodedata
 import weakref
 from dataclasses import dataclass
 
+from qa.answer.periods import date_names
 from qa.answer.stems import WORD, stem
 from qa.answer.words import word_union
 
 _TOKEN = re.compile(r"[\w'’]+(?:-[\w'’]+)*")
 _ACRONYM = re.compile(r"^(?:[A-Z]{2,}|[A-Z](?:\.[A-Z])+\.?)(?:s|'s|’s)?$")
+# "Nepalese" -> "nepal", "Ukrainian" -> "ukraine", "Russians" -> "russia": a people's name holds
+# its country's; tried in order, the stem kept when the corpus has it (4 letters at least)
+_DEMONYM_ENDINGS = (
+    ("ese", ""),
+    ("ians", "ia"),
+    ("ian", "ia"),
+    ("ian", "e"),
+    ("ans", "a"),
+    ("an", "a"),
+    ("i", ""),
+)
+
+
+_PEOPLE_ENDS = tuple({end for end, _ in _DEMONYM_ENDINGS})
+
+
+def _countries(word: str) -> list[str]:
+    """What a people's name may be the name of ("nepalese" -> "nepal"; none for "paris")."""
+    return [
+        word[: -len(end)] + country
+        for end, country in _DEMONYM_ENDINGS
+        if word.endswith(end) and len(word) - len(end) + len(country) >= 4
+    ]
 
 
 def is_acronym(word: str) -> bool:
-    """ "NATO", "GDP", "POWs", "U.S." -- upper-case abbreviations and their plurals."""
-    return bool(_ACRONYM.match(word))
+    """ "NATO", "GDP", "POWs", "U.S.", "WW-II" -- upper-case abbreviations and their plurals."""
+    return all(_ACRONYM.match(p) for p in word.split("-")) if word else False
+
+
+def fold(word: str) -> str:
+    """Lower case without accents ("Möngke" -> "mongke", "Céloron" -> "celoron")."""
+    decomposed = unicodedata.normalize("NFKD", word.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def question_names(question: str) -> list[str]:
@@ -33,7 +64,7 @@ def question_names(question: str) -> list[str]:
 
     Acronyms, function words and number words are not names.
     """
-    skip = word_union("function_words", "more_function_words", "name_stop")
+    skip = word_union("function_words", "more_function_words", "name_stop") | date_names()
     toks = [(m.start(), m.group()) for m in _TOKEN.finditer(question)]
     out: list[str] = []
     run: list[str] = []
@@ -68,13 +99,19 @@ class Vocabulary:
     words: tuple[str, ...]
     stems: frozenset[str]
     word_set: frozenset[str]
+    peoples: frozenset[str] = (
+        frozenset()
+    )  # countries the corpus's peoples name ("nepali" -> "nepal")
 
     def holds(self, word: str) -> bool:
-        """True when the corpus has `word`, its stem, a longer form ("Korea" -> "korean") or a
-        shorter one ("Zelenskyy" -> "zelensky")."""
-        w = word.lower().replace("’", "'").removesuffix("'s")
+        """True when the corpus has `word`, its stem, a longer form ("Korea" -> "korean"), a
+        shorter one ("Zelenskyy" -> "zelensky"), its country ("Nepalese" -> "nepal") or a spelling
+        one edit away; accents aside ("Mongke" ~ "Möngke")."""
+        w = fold(word).replace("’", "'").removesuffix("'s")
         if not w:
             return True
+        if any(b in self.word_set or b in self.peoples for b in _countries(w)):
+            return True  # "Nepalese": the corpus names Nepal, or its people ("Nepali")
         if stem(w) in self.stems:
             return True
         i = bisect.bisect_left(self.words, w)
@@ -139,9 +176,11 @@ def vocabulary(index) -> Vocabulary | None:
     else:
         return None
     described = _metadata_words(getattr(index, "documents", None) or {})
-    words_ |= described
-    stems |= {stem(w) for w in described}
-    vocab = Vocabulary(tuple(sorted(words_)), frozenset(stems), frozenset(words_))
+    folded = {fold(w) for w in words_ | described if not w.isascii()} - words_  # accented only
+    words_ |= described | folded
+    stems |= {stem(w) for w in described | folded}
+    peoples = frozenset(b for w in words_ if w.endswith(_PEOPLE_ENDS) for b in _countries(w))
+    vocab = Vocabulary(tuple(sorted(words_)), frozenset(stems), frozenset(words_), peoples)
     with _lock, contextlib.suppress(TypeError):
         _vocab_cache[index] = vocab
     return vocab

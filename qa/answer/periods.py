@@ -76,7 +76,11 @@ def is_time_point(text: str) -> bool:
 
 @functools.cache
 def date_names() -> frozenset[str]:
-    """Weekday and month names, lower case: words that name a time, never a person or a subject."""
+    """Weekday and month names and month abbreviations ("feb"), lower case: words that name a
+    time, never a person or a subject."""
     import calendar
 
-    return frozenset(m.lower() for m in calendar.month_name if m) | word_set("weekdays")
+    months = {m.lower() for m in calendar.month_name if m} | {
+        m.lower() for m in calendar.month_abbr if m
+    }
+    return frozenset(months | {"sept"}) | word_set("weekdays")

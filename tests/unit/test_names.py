@@ -63,6 +63,18 @@ def test_close_spellings_count_as_present():
     assert missing_names("What did South Korea say?", idx) == []  # "Korea" -> "korean"
 
 
+def test_accents_peoples_months_and_hyphenated_acronyms_are_not_missing_names():
+    idx = index_of(["Möngke ruled from Karakorum.", "Céloron met the envoys of Nepal."])
+    assert missing_names("When did Mongke die?", idx) == []  # accents aside
+    assert missing_names("What was the response to Celeron?", idx) == []  # and one edit
+    assert missing_names("What do Nepalese schools teach?", idx) == []  # a people: its country
+    idx2 = index_of(["Nepali is taught in schools."])
+    assert missing_names("What do Nepalese schools teach?", idx2) == []  # or its people
+    assert missing_names("How many met in Feb 2010?", idx) == []  # a month is no name
+    assert missing_names("What happened after WW-II?", idx) == []  # an acronym
+    assert missing_names("What did the Estonian envoy say?", idx) == ["Estonian"]
+
+
 def test_names_held_but_not_retrieved_are_for_retrieval_to_search():
     idx = index_of(TEXTS)
     passages = [TEXTS[0]]
