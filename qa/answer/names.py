@@ -36,6 +36,8 @@ _DEMONYM_ENDINGS = (
 )
 
 
+_CAMEL = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+_CAMEL_JOIN = re.compile(r"[a-z][A-Z]")
 _PEOPLE_ENDS = tuple({end for end, _ in _DEMONYM_ENDINGS})
 
 
@@ -106,7 +108,14 @@ class Vocabulary:
     def holds(self, word: str) -> bool:
         """True when the corpus has `word`, its stem, a longer form ("Korea" -> "korean"), a
         shorter one ("Zelenskyy" -> "zelensky"), its country ("Nepalese" -> "nepal") or a spelling
-        one edit away; accents aside ("Mongke" ~ "Möngke")."""
+        one edit away; accents aside ("Mongke" ~ "Möngke"); or the words run together in it
+        ("UserDatagram", when "McDonald" itself is not held)."""
+        if self._holds_word(word):
+            return True
+        parts = _CAMEL.findall(word) if _CAMEL_JOIN.search(word) else []
+        return len(parts) > 1 and all(self._holds_word(p) for p in parts)
+
+    def _holds_word(self, word: str) -> bool:
         w = fold(word).replace("’", "'").removesuffix("'s")
         if not w:
             return True
@@ -132,7 +141,8 @@ class Vocabulary:
 
 
 def one_edit(a: str, b: str) -> bool:
-    """a and b differ by at most one inserted, deleted or replaced character."""
+    """a and b differ by at most one inserted, deleted or replaced character, or two neighbours
+    swapped ("Beriods" ~ "Beroids")."""
     if len(a) > len(b):
         a, b = b, a
     if len(b) - len(a) > 1:
@@ -141,7 +151,8 @@ def one_edit(a: str, b: str) -> bool:
     while i < len(a) and a[i] == b[i]:
         i += 1
     if len(a) == len(b):
-        return a[i + 1 :] == b[i + 1 :]
+        swapped = a[i : i + 2] == b[i : i + 2][::-1] and a[i + 2 :] == b[i + 2 :]
+        return a[i + 1 :] == b[i + 1 :] or swapped
     return a[i:] == b[i + 1 :]
 
 

@@ -75,6 +75,16 @@ def test_accents_peoples_months_and_hyphenated_acronyms_are_not_missing_names():
     assert missing_names("What did the Estonian envoy say?", idx) == ["Estonian"]
 
 
+def test_swapped_letters_and_words_run_together_are_not_missing_names():
+    idx = index_of(["Beroids eat other comb jellies.", "The User Datagram Protocol sends packets."])
+    assert missing_names("What do Beriods eat?", idx) == []  # two letters swapped
+    assert missing_names("What does UserDatagram Protocol send?", idx) == []
+    assert missing_names("What do Kelpods eat?", idx) == ["Kelpods"]  # more than one edit
+    idx = index_of(["Audra McDonald sang in SoCal."])
+    assert missing_names("Where did Audra McDonald sing?", idx) == []  # the whole word first
+    assert missing_names("What is SoCal?", idx) == []
+
+
 def test_names_held_but_not_retrieved_are_for_retrieval_to_search():
     idx = index_of(TEXTS)
     passages = [TEXTS[0]]
