@@ -169,10 +169,12 @@ def figure_block(
 
 
 def _stems_near(f: Found, sentences: Sequence, prev: dict) -> frozenset[str]:
-    """Content stems of a figure's sentence, the sentence before it and its whole passage."""
+    """Content stems of a figure's passage (its sentence and the one before, without one)."""
     s = sentences[f.sentence]
-    text = getattr(getattr(s, "chunk", None), "text", None) or s.text
-    return content_stems(s.text) | content_stems(text) | prev.get(f.sentence, _NONE)
+    passage = getattr(getattr(s, "chunk", None), "text", None)
+    return (
+        content_stems(passage) if passage else content_stems(s.text) | prev.get(f.sentence, _NONE)
+    )
 
 
 def _closeness(a: Asked, found: Sequence[Found], embedder) -> dict[tuple[str, str], float]:

@@ -107,9 +107,9 @@ def subject_ok(f: Figure, a: Asked, sure: frozenset[str] | None = None) -> bool:
 
 
 def another_named(f: Figure, names: Sequence[str], near: frozenset[str]) -> bool:
-    """The question names someone (`names`: "Port of Selby") whom neither the figure's sentence
-    nor the one before mentions (`near`: their content stems), and the figure names its own
-    subject ("Brennholm ... handles 3.2 million containers"): it counts another's thing."""
+    """The question names someone (`names`: "Port of Selby") whom the figure's passage never
+    mentions (`near`: its content stems), and the figure names its own subject ("Brennholm ...
+    handles 3.2 million containers"): it counts another's thing."""
     wanted = [content_stems(n) for n in names]
     if not any(wanted) or any(w and w <= near for w in wanted) or not f.subject:
         return False  # a name is mentioned when all its words are ("Port of Selby", not "port")

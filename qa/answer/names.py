@@ -101,9 +101,8 @@ class Vocabulary:
     words: tuple[str, ...]
     stems: frozenset[str]
     word_set: frozenset[str]
-    peoples: frozenset[str] = (
-        frozenset()
-    )  # countries the corpus's peoples name ("nepali" -> "nepal")
+    # countries the corpus's peoples name ("nepali" -> "nepal")
+    peoples: frozenset[str] = frozenset()
 
     def holds(self, word: str) -> bool:
         """True when the corpus has `word`, its stem, a longer form ("Korea" -> "korean"), a

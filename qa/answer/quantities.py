@@ -201,10 +201,9 @@ def _from_match(text: str, m: re.Match) -> Quantity | None:
         ) or (  # "rose 2% to 5%", "fell $3 to $40" ("rose 10 to 12 points" stays a range)
             last and last[0] in word_set("change_words") and bool(m.group("apct") or m.group("cur"))
         )
+        # "from 3% to 5%", "rose 2% to 5%": changes; "5 and 6": two numbers
         if sep == "to" and change or sep == "and" and not re.search(r"\bbetween\s*$", lead):
-            return _single(
-                text, m
-            )  # "from 3% to 5%", "rose 2% to 5%": changes; "5 and 6" two numbers
+            return _single(text, m)
     a_scale, b_scale = _scale(m.group("ascale")), _scale(m.group("bscale"))
     if b is not None and not m.group("ascale") and m.group("bscale"):
         a_scale = b_scale  # "10-12 thousand": the scale is written once
