@@ -161,20 +161,26 @@ def figure_block(
         # "By how much did the drug lower admissions?": the percent or sum, not the trial's counts
         kept = [f for f in kept if f.figure.quantity.kind != "count"]
     named = [n for _, n in names_in(resolved or question) if n.lower() not in a.noun.lower()]
-    kept = [f for f in kept if not another_named(f.figure, named, _stems_near(f, sentences, prev))]
+    if named:  # each passage's words read once
+        seen: dict[int, frozenset[str]] = {}
+        near = [_near_stems(f, sentences, prev, seen) for f in kept]
+        kept = [f for f, n in zip(kept, near, strict=True) if not another_named(f.figure, named, n)]
     kept = fullest(kept, a)
     names = {w for i in {f.sentence for f in kept} for w in inner_capitals(sentences[i].text)}
     near = _near(a, found, sentences)
     return FigureBlock(a, group_scopes(kept, a, same, names), latest=a.latest, near=near)
 
 
-def _stems_near(f: Found, sentences: Sequence, prev: dict) -> frozenset[str]:
-    """Content stems of a figure's passage (its sentence and the one before, without one)."""
+def _near_stems(f: Found, sentences: Sequence, prev: dict, seen: dict) -> frozenset[str]:
+    """Content stems of a figure's passage (its sentence and the one before, without one);
+    `seen` keeps them by passage."""
     s = sentences[f.sentence]
     passage = getattr(getattr(s, "chunk", None), "text", None)
-    return (
-        content_stems(passage) if passage else content_stems(s.text) | prev.get(f.sentence, _NONE)
-    )
+    if not passage:
+        return content_stems(s.text) | prev.get(f.sentence, _NONE)
+    if id(s.chunk) not in seen:
+        seen[id(s.chunk)] = content_stems(passage)
+    return seen[id(s.chunk)]
 
 
 def _closeness(a: Asked, found: Sequence[Found], embedder) -> dict[tuple[str, str], float]:
