@@ -94,8 +94,10 @@ def asked(question: str) -> Asked | None:
         unit = "count"
     else:
         unit = "any"  # "by how much did water use rise?", "how big is the budget?"
-    if unit == "money" and re.search(r"\bby how much\b", low):
-        unit = "any"  # "by how much will council tax rise?": a percent as much as a sum
+    if unit == "money" and (
+        re.search(r"\bby how much\b", low) or qwords & word_set("change_words")
+    ):
+        unit = "any"  # "by how much will council tax rise?", "how much did the price increase?"
     if run and unit == "money" and run[-1].lower() in word_set("money_words"):
         run = []
     noun = " ".join(run)

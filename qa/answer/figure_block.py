@@ -156,10 +156,7 @@ def figure_block(
             if matches(f.figure, a, loose, apart, prev.get(f.sentence, _NONE))
             and on_topic(a, sentences[f.sentence].text)
         ]
-    by_how_much = re.search(r"\bby how much\b", (resolved or question).lower())
-    if by_how_much and any(f.figure.quantity.kind != "count" for f in kept):
-        # "By how much did the drug lower admissions?": the percent or sum, not the trial's counts
-        kept = [f for f in kept if f.figure.quantity.kind != "count"]
+    kept = _preferred_kinds(kept, a, resolved or question)
     named = [n for _, n in names_in(resolved or question) if n.lower() not in a.noun.lower()]
     if named:  # each passage's words read once
         seen: dict[int, frozenset[str]] = {}
@@ -169,6 +166,18 @@ def figure_block(
     names = {w for i in {f.sentence for f in kept} for w in inner_capitals(sentences[i].text)}
     near = _near(a, found, sentences)
     return FigureBlock(a, group_scopes(kept, a, same, names), latest=a.latest, near=near)
+
+
+def _preferred_kinds(kept: list[Found], a: Asked, question: str) -> list[Found]:
+    """'By how much ...?': the percent or sum, not the counts around it ("By how much did the drug
+    lower admissions?" is not the trial's 4,812 patients); 'How many X ...?': a share of X ("20% of
+    Victorians") only when no count of X answers it."""
+    counts = [f for f in kept if f.figure.quantity.kind == "count"]
+    if re.search(r"\bby how much\b", question.lower()) and len(counts) < len(kept):
+        return [f for f in kept if f.figure.quantity.kind != "count"]
+    if a.unit == "count" and counts:
+        return counts
+    return kept
 
 
 def _near_stems(f: Found, sentences: Sequence, prev: dict, seen: dict) -> frozenset[str]:

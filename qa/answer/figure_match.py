@@ -84,6 +84,10 @@ def unit_ok(f: Figure, a: Asked) -> bool:
         return False  # "seven days" is no count of anything but days
     if a.unit == "any":
         return True
+    if a.unit == "count" and f.quantity.kind == "percent" and a.key:
+        return a.key in content_stems(f.counted) | {
+            f.key
+        }  # "how many Victorians": "20% of Victorians"
     return f.unit == a.unit or (a.unit == "money" and f.quantity.kind == "money")
 
 

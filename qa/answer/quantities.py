@@ -71,11 +71,12 @@ def _pattern() -> re.Pattern:
     cur = _alt(w["currency_symbols"])
     num = rf"(?:{digits}|(?<![\w-])(?:{wordnum}))"
     pct = rf"(?:\s?%|\s+(?:{_alt(w['percent_words'])})\b)"
-    curword = rf"(?:\s+(?:{_alt(w['currency_words'])})\b)"
+    # "6 million lira", "200,000 Danish krone", "10 billion Hong Kong dollars"
+    curword = rf"(?:(?:\s+(?-i:[A-Z][a-z]+)){{0,2}}\s+(?:{_alt(w['currency_words'])})\b)"
     vague = _alt(w["vague_numbers"])
     return re.compile(
         rf"(?<![\w.,/$€£¥₩₹:-])(?:(?P<vague>(?:{vague}))(?=\s+of\b)"
-        rf"|(?P<frac>(?:{_alt(w['fractions'])}))(?=\s+of\b)(?!\s+of\s+an?\s+(?:{_alt(w['scales'])}|"
+        rf"|(?P<frac>(?:{_alt(w['fractions'])}))(?=\s+of\b|\s+as\s+(?:much|many|large|long)\b)(?!\s+of\s+an?\s+(?:{_alt(w['scales'])}|"
         rf"{_alt(w['time_units'])})\b)"
         rf"|(?P<ra>{num})\s+(?:in|out\s+of)\s+(?P<rb>{num})(?!\s*(?:{_alt(w['time_units'])})\b|[\d,])"
         rf"|(?P<cur>{cur})?\s?(?P<a>{num})(?P<ascale>{scale})?(?P<apct>{pct})?"
@@ -169,7 +170,7 @@ def _currency(m: re.Match) -> str:
     if sym:
         return w["currency_symbols"].get(sym.upper(), w["currency_symbols"].get(sym, ""))
     if m.group("curw"):
-        return w["currency_words"].get(m.group("curw").strip().lower(), "")
+        return w["currency_words"].get(m.group("curw").split()[-1].lower(), "")  # "Danish krone"
     return ""
 
 

@@ -57,6 +57,10 @@ def numbers(text: str) -> list[tuple[str, float, float, str, str]]:
         ("half an hour", []),
         ("one in five bird species", [("one in five", 20, 20, "", "%")]),
         ("won 3 in 4 minutes", [("3", 3, 3, "", ""), ("4", 4, 4, "", "")]),
+        ("used half as much coal", [("half", 50, 50, "", "%")]),
+        ("claim 6 million lira", [("6 million lira", 6e6, 6e6, "", "ITL")]),
+        ("200,000 Danish krone", [("200,000 Danish krone", 2e5, 2e5, "", "DKK")]),
+        ("scored 3 goals and won", [("3", 3, 3, "", "")]),
         ("the 32-year-old mayor", []),
         ("MiG-29 jets and COVID-19 cases", []),
         ("on March 5, 2024 at 10:30", []),
@@ -504,6 +508,23 @@ def test_by_how_much_prefers_the_change_to_the_counts_around_it():
     )
     b, text = block("By how much did the drug lower heart failure admissions?", s)
     assert "23 percent" in text and "4,812" not in text and "310" not in text
+
+
+def test_a_count_question_takes_a_share_only_when_no_count_answers_it():
+    s = sents(("a", "Around 20% of Victorians claim no religion."))
+    b, text = block("How many Victorians are non-religious?", s)
+    assert "20%" in text and b.scopes
+    s = sents(
+        ("a", "Around 20% of Victorians claim no religion."),
+        ("b", "Some 1.2 million Victorians claim no religion."),
+    )
+    b, text = block("How many Victorians are non-religious?", s)
+    assert "1.2 million" in text and "20%" not in text and not b.disagree
+
+
+def test_how_much_did_it_increase_takes_a_percent_or_a_sum():
+    assert asked("How much did the price of oil increase?").unit == "any"
+    assert asked("How much did the oil cost?").unit == "money"
 
 
 def test_figures_of_different_events_are_not_set_against_each_other():
