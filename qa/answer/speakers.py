@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import re
 
+from qa.answer.figures import names_in
 from qa.answer.periods import date_names
 from qa.answer.words import word_set, word_union
 
@@ -56,11 +57,7 @@ def _trim(name: str) -> str:
 
 def _last_person(text: str) -> str:
     """The last name of two or more capitalised words in `text` ("Volodymyr Zelenskyy")."""
-    names = [
-        _trim(m.group())
-        for m in re.finditer(_NAME, text)
-        if len(_trim(m.group()).split()) >= 2 and _is_name(m.group())
-    ]
+    names = [name for _, name in names_in(text) if len(name.split()) >= 2]
     return names[-1] if names else ""
 
 
